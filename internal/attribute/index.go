@@ -1,0 +1,287 @@
+// Package attribute decides which labelled family and actor a sample's code
+// comes from.
+//
+// It builds an in-memory index over the functions of every labelled and
+// common sample (exact hashes, and MinHash LSH bands for near matches),
+// scores a query's functions by how rare their matches are across the
+// collection, and turns the scores into calibrated probabilities with a
+// model fitted on the collection itself (leave-one-out over references).
+package attribute
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/sketch"
+)
+
+// Options tune matching. Zero values take the defaults.
+type Options struct {
+	// MinSim is the estimated Jaccard similarity at which two functions
+	// count as the same code. 0.6 sits 1.5 standard errors of a 64-value
+	// MinHash above 0.5, where unrelated functions of similar shape fall.
+	MinSim float64
+	// MinInstrs: functions shorter than this are neither indexed nor
+	// counted; they are too generic to tell authors apart.
+	MinInstrs uint32
+	// MaxBucket skips LSH buckets holding more clusters than this: such a
+	// band value is shared by so much code that it carries no signal.
+	MaxBucket int
+	// MaxEvidence is how many function matches a verdict lists.
+	MaxEvidence int
+	// Workers for calibration; default 2.
+	Workers int
+}
+
+func (o Options) withDefaults() Options {
+	if o.MinSim == 0 {
+		o.MinSim = 0.6
+	}
+	if o.MinInstrs == 0 {
+		o.MinInstrs = 6
+	}
+	if o.MaxBucket == 0 {
+		o.MaxBucket = 2000
+	}
+	if o.MaxEvidence == 0 {
+		o.MaxEvidence = 15
+	}
+	if o.Workers == 0 {
+		o.Workers = 2
+	}
+	return o
+}
+
+type refSample struct {
+	s      model.Sample
+	fam    int32 // index into Index.families, -1 when unlabelled
+	act    int32 // index into Index.actors, -1 when unlabelled
+	common bool
+	funcs  []model.Function
+}
+
+type occ struct {
+	sample int32
+	fn     int32
+}
+
+// cluster is one distinct normalised function (one exact hash) and every
+// place it occurs.
+type cluster struct {
+	sig    sketch.Signature
+	instrs uint32
+	occ    []occ
+}
+
+type band struct {
+	keys []uint64
+	ids  []int32
+}
+
+// Index holds the reference collection in memory.
+type Index struct {
+	opts     Options
+	samples  []refSample
+	families []string
+	famActor []int32 // actor of each family (-1 if mixed or none)
+	actors   []string
+	clusters []cluster
+	exact    map[uint64]int32
+	bands    [sketch.Bands]band
+	model    Model
+}
+
+// Load builds an index from every labelled or common sample in the store.
+// Unlabelled samples are ignored: they are neither evidence nor common code.
+func Load(ctx context.Context, st model.Store, opts Options) (*Index, error) {
+	samples, err := st.Samples(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var refs []model.SampleFunctions
+	for _, s := range samples {
+		if !s.Common && s.Labels.Family == "" && s.Labels.Actor == "" {
+			continue
+		}
+		if s.Unsupported != "" {
+			continue
+		}
+		if s.SigVersion != model.SigVersion {
+			return nil, fmt.Errorf("sample %s has signature version %d, this kinship uses %d: re-ingest it", s.SHA256, s.SigVersion, model.SigVersion)
+		}
+		fns, err := st.Functions(ctx, s.SHA256)
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", s.SHA256, err)
+		}
+		refs = append(refs, model.SampleFunctions{Sample: s, Functions: fns})
+	}
+	return Build(refs, opts), nil
+}
+
+// Build indexes the given references. Label comparison is
+// case-insensitive; the first spelling seen is kept.
+func Build(refs []model.SampleFunctions, opts Options) *Index {
+	opts = opts.withDefaults()
+	ix := &Index{opts: opts, exact: make(map[uint64]int32)}
+	sort.Slice(refs, func(i, j int) bool { return refs[i].Sample.SHA256 < refs[j].Sample.SHA256 })
+	famID := map[string]int32{}
+	actID := map[string]int32{}
+	intern := func(m map[string]int32, names *[]string, s string) int32 {
+		if s == "" || equalFold(s, model.Unknown) {
+			return -1
+		}
+		k := lower(s)
+		if id, ok := m[k]; ok {
+			return id
+		}
+		id := int32(len(*names))
+		m[k] = id
+		*names = append(*names, s)
+		return id
+	}
+	for _, r := range refs {
+		rs := refSample{s: r.Sample, common: r.Sample.Common, funcs: r.Functions, fam: -1, act: -1}
+		if !rs.common {
+			rs.fam = intern(famID, &ix.families, r.Sample.Labels.Family)
+			rs.act = intern(actID, &ix.actors, r.Sample.Labels.Actor)
+		}
+		ix.samples = append(ix.samples, rs)
+	}
+	ix.famActor = make([]int32, len(ix.families))
+	for i := range ix.famActor {
+		ix.famActor[i] = -2
+	}
+	for _, rs := range ix.samples {
+		if rs.fam < 0 {
+			continue
+		}
+		switch a := ix.famActor[rs.fam]; {
+		case a == -2:
+			ix.famActor[rs.fam] = rs.act
+		case a != rs.act:
+			ix.famActor[rs.fam] = -1
+		}
+	}
+	for si, rs := range ix.samples {
+		for fi := range rs.funcs {
+			f := &rs.funcs[fi]
+			if f.Instrs < opts.MinInstrs {
+				continue
+			}
+			id, ok := ix.exact[f.Exact]
+			if !ok {
+				id = int32(len(ix.clusters))
+				ix.exact[f.Exact] = id
+				ix.clusters = append(ix.clusters, cluster{sig: f.MinHash, instrs: f.Instrs})
+			}
+			ix.clusters[id].occ = append(ix.clusters[id].occ, occ{int32(si), int32(fi)})
+		}
+	}
+	for b := range ix.bands {
+		ix.bands[b].keys = make([]uint64, 0, len(ix.clusters))
+		ix.bands[b].ids = make([]int32, 0, len(ix.clusters))
+	}
+	for id := range ix.clusters {
+		keys := sketch.BandKeys(&ix.clusters[id].sig)
+		for b, k := range keys {
+			ix.bands[b].keys = append(ix.bands[b].keys, k)
+			ix.bands[b].ids = append(ix.bands[b].ids, int32(id))
+		}
+	}
+	for b := range ix.bands {
+		sort.Sort(bandSort{&ix.bands[b]})
+	}
+	ix.model = ix.calibrate()
+	return ix
+}
+
+type bandSort struct{ *band }
+
+func (s bandSort) Len() int { return len(s.keys) }
+func (s bandSort) Less(i, j int) bool {
+	if s.keys[i] != s.keys[j] {
+		return s.keys[i] < s.keys[j]
+	}
+	return s.ids[i] < s.ids[j]
+}
+func (s bandSort) Swap(i, j int) {
+	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+	s.ids[i], s.ids[j] = s.ids[j], s.ids[i]
+}
+
+// Sizes reports what the index holds.
+func (ix *Index) Sizes() (samples, families, actors, clusters int) {
+	return len(ix.samples), len(ix.families), len(ix.actors), len(ix.clusters)
+}
+
+// Model returns the calibration model in use.
+func (ix *Index) Model() Model { return ix.model }
+
+// match is one reference cluster similar to a query function.
+type match struct {
+	cluster int32
+	sim     float64
+}
+
+// scratch is per-goroutine state for lookups.
+type scratch struct {
+	stamp []uint32
+	gen   uint32
+	out   []match
+}
+
+func (ix *Index) newScratch() *scratch {
+	return &scratch{stamp: make([]uint32, len(ix.clusters))}
+}
+
+// lookup returns the clusters similar to f, exact match first.
+func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
+	sc.out = sc.out[:0]
+	sc.gen++
+	if sc.gen == 0 { // wrapped: clear stamps
+		for i := range sc.stamp {
+			sc.stamp[i] = 0
+		}
+		sc.gen = 1
+	}
+	if id, ok := ix.exact[f.Exact]; ok {
+		sc.stamp[id] = sc.gen
+		sc.out = append(sc.out, match{id, 1})
+	}
+	keys := sketch.BandKeys(&f.MinHash)
+	for b, k := range keys {
+		bd := &ix.bands[b]
+		lo := sort.Search(len(bd.keys), func(i int) bool { return bd.keys[i] >= k })
+		hi := lo
+		for hi < len(bd.keys) && bd.keys[hi] == k {
+			hi++
+		}
+		if hi-lo > ix.opts.MaxBucket {
+			continue
+		}
+		for _, id := range bd.ids[lo:hi] {
+			if sc.stamp[id] == sc.gen {
+				continue
+			}
+			sc.stamp[id] = sc.gen
+			if s := sketch.Similarity(&f.MinHash, &ix.clusters[id].sig); s >= ix.opts.MinSim {
+				sc.out = append(sc.out, match{id, s})
+			}
+		}
+	}
+	return sc.out
+}
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
+
+func equalFold(a, b string) bool { return lower(a) == lower(b) }

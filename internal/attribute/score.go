@@ -1,0 +1,207 @@
+package attribute
+
+import (
+	"github.com/kinship-dev/kinship/internal/model"
+)
+
+// SizeWeight is how much evidence one function of n instructions carries.
+// Short functions are generic (getters, thunks, stubs) and count little;
+// beyond 64 instructions a function counts as one full unit so that one
+// huge function cannot outweigh many distinctive ones.
+func SizeWeight(n uint32) float64 {
+	w := (float64(n) - 4) / 60
+	switch {
+	case w < 0:
+		return 0
+	case w > 1:
+		return 1
+	}
+	return w
+}
+
+// OriginWeight is how much a function counts given what the binary says
+// about where it comes from. Runtime and standard-library code says nothing
+// about the author; third-party libraries say little (many programs link
+// them); own code and code of unknown origin count in full.
+func OriginWeight(o model.Origin) float64 {
+	switch o {
+	case model.OriginRuntime, model.OriginStd:
+		return 0
+	case model.OriginLibrary:
+		return 0.1
+	}
+	return 1
+}
+
+// fnClass says where one query function's code was found.
+type fnClass uint8
+
+const (
+	clsUnique fnClass = iota // no labelled match
+	clsCommon                // runtime, declared common, or across unrelated actors
+	clsShared                // in exactly one family
+	clsMulti                 // in several families of one actor (or families without actor)
+)
+
+type hit struct {
+	sim    float64
+	sample int32
+	fn     int32
+}
+
+type fnResult struct {
+	q      int32
+	class  fnClass
+	w      float64 // weight counted in the total
+	fam    int32   // family when clsShared
+	act    int32   // actor when found under exactly one actor
+	famHit hit
+	actHit hit
+	nfam   int
+}
+
+// scores are the raw, uncalibrated results for one query.
+type scores struct {
+	total   float64 // weight of distinctive (non-common) code
+	famE    []float64
+	famN    []int
+	actE    []float64
+	actN    []int
+	share   model.CodeShare
+	sampleE []float64
+	sampleN []int
+	fns     []fnResult // only in detail mode
+}
+
+// score matches a query's functions against the index, ignoring the
+// samples marked in excluded (used by leave-one-out calibration).
+func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc *scratch) *scores {
+	r := &scores{
+		famE: make([]float64, len(ix.families)),
+		famN: make([]int, len(ix.families)),
+		actE: make([]float64, len(ix.actors)),
+		actN: make([]int, len(ix.actors)),
+		share: model.CodeShare{Shared: map[string]float64{}},
+	}
+	if detail {
+		r.sampleE = make([]float64, len(ix.samples))
+		r.sampleN = make([]int, len(ix.samples))
+	}
+	famSim := make([]hit, len(ix.families))
+	actSim := make([]hit, len(ix.actors))
+	var famTouched, actTouched []int32
+	sampleSeen := map[int32]float64{}
+	for qi := range funcs {
+		f := &funcs[qi]
+		if f.Instrs < ix.opts.MinInstrs {
+			continue
+		}
+		wsize := SizeWeight(f.Instrs)
+		wo := OriginWeight(f.Origin)
+		if wo == 0 {
+			r.share.Common += wsize
+			if detail {
+				r.fns = append(r.fns, fnResult{q: int32(qi), class: clsCommon, fam: -1, act: -1})
+			}
+			continue
+		}
+		for _, id := range famTouched {
+			famSim[id] = hit{}
+		}
+		for _, id := range actTouched {
+			actSim[id] = hit{}
+		}
+		famTouched, actTouched = famTouched[:0], actTouched[:0]
+		clear(sampleSeen)
+		common := false
+	matches:
+		for _, m := range ix.lookup(f, sc) {
+			for _, o := range ix.clusters[m.cluster].occ {
+				if excluded != nil && excluded[o.sample] {
+					continue
+				}
+				rs := &ix.samples[o.sample]
+				if rs.common {
+					common = true
+					break matches
+				}
+				if detail && m.sim > sampleSeen[o.sample] {
+					sampleSeen[o.sample] = m.sim
+				}
+				if rs.fam >= 0 {
+					h := &famSim[rs.fam]
+					if h.sim == 0 {
+						famTouched = append(famTouched, rs.fam)
+					}
+					if m.sim > h.sim {
+						*h = hit{m.sim, o.sample, o.fn}
+					}
+				}
+				if rs.act >= 0 {
+					h := &actSim[rs.act]
+					if h.sim == 0 {
+						actTouched = append(actTouched, rs.act)
+					}
+					if m.sim > h.sim {
+						*h = hit{m.sim, o.sample, o.fn}
+					}
+				}
+			}
+		}
+		res := fnResult{q: int32(qi), fam: -1, act: -1, nfam: len(famTouched)}
+		if common || len(actTouched) >= 2 {
+			r.share.Common += wsize
+			res.class = clsCommon
+			if detail {
+				r.fns = append(r.fns, res)
+			}
+			continue
+		}
+		w := wsize * wo
+		res.w = w
+		r.total += w
+		switch {
+		case len(famTouched) == 0 && len(actTouched) == 0:
+			res.class = clsUnique
+			r.share.Unique += w
+		case len(famTouched) == 1:
+			res.class = clsShared
+			res.fam = famTouched[0]
+			res.famHit = famSim[res.fam]
+			r.famE[res.fam] += w * res.famHit.sim
+			r.famN[res.fam]++
+			r.share.Shared[ix.families[res.fam]] += w
+		default:
+			res.class = clsMulti
+			r.share.Multi += w
+		}
+		if len(actTouched) == 1 {
+			res.act = actTouched[0]
+			res.actHit = actSim[res.act]
+			r.actE[res.act] += w * res.actHit.sim
+			r.actN[res.act]++
+		}
+		if detail {
+			for s, sim := range sampleSeen {
+				r.sampleE[s] += w * sim
+				r.sampleN[s]++
+			}
+			r.fns = append(r.fns, res)
+		}
+	}
+	return r
+}
+
+// features are the inputs of the calibration model for one candidate.
+type features struct {
+	share    float64 // evidence / total distinctive weight
+	evidence float64
+}
+
+func feat(e, total float64) features {
+	f := features{evidence: e}
+	if total > 0 {
+		f.share = e / total
+	}
+	return f
+}

@@ -1,0 +1,123 @@
+// Package sketch turns a function's normalised token n-grams into compact
+// signatures: a MinHash vector whose agreement estimates Jaccard similarity,
+// and LSH band keys that retrieve candidates without comparing every pair.
+//
+// The parameters here are part of model.SigVersion: changing a seed, K, the
+// band layout or the n-gram hashing makes stored signatures incomparable.
+package sketch
+
+import (
+	"math/bits"
+
+	"github.com/kinship-dev/kinship/internal/model"
+)
+
+// K is the number of MinHash values per function.
+const K = model.MinHashK
+
+// Bands and Rows define LSH banding: K = Bands*Rows. With 16 bands of 4
+// rows a pair at Jaccard 0.5 is retrieved with probability 0.64, at 0.7
+// with 0.98 and at 0.3 with 0.12 (1-(1-s^4)^16); see docs/benchmarks.md for
+// the measurement behind the choice.
+const (
+	Bands = 16
+	Rows  = K / Bands
+)
+
+// Signature is a MinHash vector.
+type Signature = [K]uint32
+
+// coefficients for K multiply-add hash functions, derived once from a fixed
+// seed with splitmix64 so they never change between builds.
+var mulA, addB = func() (a, b [K]uint64) {
+	s := uint64(0x6b696e7368697031) // "kinship1"
+	for i := 0; i < K; i++ {
+		a[i] = splitmix(&s) | 1
+		b[i] = splitmix(&s)
+	}
+	return
+}()
+
+func splitmix(s *uint64) uint64 {
+	*s += 0x9e3779b97f4a7c15
+	z := *s
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
+	z = (z ^ (z >> 27)) * 0x94d049bb133111eb
+	return z ^ (z >> 31)
+}
+
+// Mix is a strong 64-bit finaliser used to hash tokens and n-grams.
+func Mix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
+}
+
+// Combine folds v into the running hash h (order-sensitive).
+func Combine(h, v uint64) uint64 {
+	return Mix(h ^ (v + 0x9e3779b97f4a7c15 + (h << 6) + (h >> 2)))
+}
+
+// MinHash computes the MinHash signature of a set of shingle hashes.
+// Duplicates are harmless. An empty set gives all-ones values, which match
+// nothing but another empty set.
+func MinHash(shingles []uint64) Signature {
+	var sig Signature
+	for i := range sig {
+		sig[i] = ^uint32(0)
+	}
+	for _, x := range shingles {
+		x = Mix(x)
+		for i := 0; i < K; i++ {
+			v := uint32((x*mulA[i] + addB[i]) >> 32)
+			if v < sig[i] {
+				sig[i] = v
+			}
+		}
+	}
+	return sig
+}
+
+// Similarity estimates the Jaccard similarity of the sets behind a and b.
+func Similarity(a, b *Signature) float64 {
+	n := 0
+	for i := 0; i < K; i++ {
+		if a[i] == b[i] {
+			n++
+		}
+	}
+	return float64(n) / K
+}
+
+// BandKeys returns one 64-bit key per band. The band index is mixed in so
+// equal values in different bands do not collide.
+func BandKeys(sig *Signature) [Bands]uint64 {
+	var keys [Bands]uint64
+	for b := 0; b < Bands; b++ {
+		h := uint64(b) * 0x9e3779b97f4a7c15
+		for r := 0; r < Rows; r++ {
+			h = Combine(h, uint64(sig[b*Rows+r]))
+		}
+		keys[b] = h
+	}
+	return keys
+}
+
+// Prob is the chance that a pair at Jaccard s shares at least one band.
+func Prob(s float64) float64 {
+	p := 1.0
+	for r := 0; r < Rows; r++ {
+		p *= s
+	}
+	q := 1.0
+	for b := 0; b < Bands; b++ {
+		q *= 1 - p
+	}
+	return 1 - q
+}
+
+// Hamming counts differing bits; used for cheap diagnostics.
+func Hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
