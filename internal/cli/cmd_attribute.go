@@ -1,0 +1,88 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/kinship-dev/kinship/internal/analyze"
+	"github.com/kinship-dev/kinship/internal/attribute"
+	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/report"
+)
+
+func runAttribute(e *env, args []string) int {
+	fs := newFlags(e, "attribute")
+	db := dbFlag(fs)
+	asJSON := fs.Bool("json", false, "JSON output")
+	asTSV := fs.Bool("tsv", false, "TSV output: path<TAB>family<TAB>actor<TAB>score")
+	paths, err := parse(fs, args)
+	if err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	if len(paths) == 0 {
+		return usageErr(e, fs, "no files to attribute")
+	}
+	if *asJSON && *asTSV {
+		return usageErr(e, fs, "--json and --tsv exclude each other")
+	}
+	st, err := openStore(e, *db)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer st.Close()
+	t0 := time.Now()
+	ix, err := attribute.Load(e.ctx, st, attribute.Options{})
+	if err != nil {
+		return fail(e, err)
+	}
+	ns, nf, na, nc := ix.Sizes()
+	e.log.Debug("index built", "samples", ns, "families", nf, "actors", na, "clusters", nc, "elapsed", time.Since(t0))
+	if ns == 0 {
+		fmt.Fprintf(e.stderr, "kinship: warning: the collection holds no labelled samples; every verdict will be unknown (ingest references with --family/--actor or --labels)\n")
+	}
+	failed := 0
+	var all []model.Verdict
+	for _, p := range paths {
+		v := attributeOne(ix, p)
+		if v.Error != "" {
+			failed++
+			fmt.Fprintf(e.stderr, "kinship: %s\n", v.Error)
+		}
+		switch {
+		case *asJSON:
+			all = append(all, v)
+		case *asTSV:
+			report.TSV(e.stdout, v)
+		default:
+			report.Text(e.stdout, v)
+		}
+	}
+	if *asJSON {
+		report.JSON(e.stdout, all)
+	}
+	switch {
+	case failed == len(paths):
+		return ExitFailure
+	case failed > 0:
+		return ExitPartial
+	}
+	return ExitOK
+}
+
+func attributeOne(ix *attribute.Index, path string) (v model.Verdict) {
+	defer func() {
+		if p := recover(); p != nil {
+			v = model.Verdict{Path: path, Error: fmt.Sprintf("%s: internal error: %v", path, p)}
+		}
+	}()
+	res, err := analyze.File(path, analyze.Options{})
+	if err != nil {
+		return model.Verdict{Path: path, Error: err.Error(), Family: model.Judgment{Name: model.Unknown}, Actor: model.Judgment{Name: model.Unknown}}
+	}
+	v = ix.Attribute(res.Sample, res.Functions, false)
+	v.Path = path
+	return v
+}

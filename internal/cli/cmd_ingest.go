@@ -1,0 +1,95 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/kinship-dev/kinship/internal/ingest"
+	"github.com/kinship-dev/kinship/internal/model"
+)
+
+func runIngest(e *env, args []string) int {
+	fs := newFlags(e, "ingest")
+	db := dbFlag(fs)
+	family := fs.String("family", "", "family label for every file")
+	actor := fs.String("actor", "", "actor label for every file")
+	source := fs.String("source", "", "who labelled the files")
+	common := fs.Bool("common", false, "declare the files common code (runtimes, libraries, clean files): shared code counts for nothing")
+	labels := fs.String("labels", "", "TSV file of relpath<TAB>family<TAB>actor lines, relative to its folder")
+	workers := fs.Int("workers", 0, "files analysed at once (default: number of CPUs)")
+	quiet := fs.Bool("quiet", false, "no progress bar")
+	paths, err := parse(fs, args)
+	if err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	var items []ingest.Item
+	if *labels != "" {
+		f, err := os.Open(*labels)
+		if err != nil {
+			return fail(e, err)
+		}
+		li, err := ingest.ParseLabels(f, *labels, filepath.Dir(*labels))
+		f.Close()
+		if err != nil {
+			return fail(e, err)
+		}
+		for i := range li {
+			li[i].Common = *common
+			if *source != "" {
+				li[i].Labels.Source = *source
+			}
+		}
+		items = append(items, li...)
+	}
+	more, err := ingest.Expand(paths, model.Labels{Family: *family, Actor: *actor, Source: *source}, *common)
+	if err != nil {
+		return fail(e, err)
+	}
+	items = append(items, more...)
+	if len(items) == 0 {
+		return usageErr(e, fs, "nothing to ingest: give paths or --labels")
+	}
+	st, err := openStore(e, *db)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer st.Close()
+
+	var bar *progressbar.ProgressBar
+	if f, ok := e.stderr.(*os.File); ok && !*quiet && term.IsTerminal(int(f.Fd())) {
+		bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("ingest"),
+			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+	}
+	sum := ingest.Run(e.ctx, st, items, ingest.Options{Workers: *workers, Logger: e.log}, func(r ingest.Result) {
+		if bar != nil {
+			bar.Add(1)
+		}
+		if r.Err != nil {
+			if bar != nil {
+				bar.Clear()
+			}
+			fmt.Fprintf(e.stderr, "skipped: %v\n", r.Err)
+		}
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	secs := sum.Elapsed.Seconds()
+	rate := ""
+	if secs > 0 && sum.Bytes > 0 {
+		rate = fmt.Sprintf(", %.1f MB/s, %.0f functions/s", float64(sum.Bytes)/1e6/secs, float64(sum.Functions)/secs)
+	}
+	fmt.Fprintf(e.stdout, "ingested %d files: %d added (%d functions), %d already stored, %d failed, in %.1fs%s\n",
+		sum.Files, sum.Added, sum.Functions, sum.Existing, sum.Failed, secs, rate)
+	if sum.Failed == sum.Files {
+		return ExitFailure
+	}
+	return ExitOK
+}

@@ -1,0 +1,223 @@
+// Package ingest adds files to a store in parallel: it expands folders,
+// skips files already stored (by SHA-256), analyses the rest, and turns a
+// failure on one file into one error line while the batch goes on.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/kinship-dev/kinship/internal/analyze"
+	"github.com/kinship-dev/kinship/internal/model"
+)
+
+// Item is one file to ingest with the labels it should carry.
+type Item struct {
+	Path   string
+	Labels model.Labels
+	Common bool
+}
+
+// Options control a batch.
+type Options struct {
+	Workers int // files analysed at once; default GOMAXPROCS
+	Analyze analyze.Options
+	Logger  *slog.Logger
+}
+
+// Result is the outcome for one file.
+type Result struct {
+	Path      string
+	SHA256    string
+	Added     bool // false when it was already stored
+	Relabeled bool
+	Functions int
+	Bytes     int64
+	Err       error
+}
+
+// Summary counts a batch.
+type Summary struct {
+	Files     int
+	Added     int
+	Existing  int
+	Failed    int
+	Bytes     int64 // bytes of files analysed
+	Functions int
+	Elapsed   time.Duration
+}
+
+// Expand turns paths (files or folders, walked recursively in lexical
+// order) into items sharing the given labels. Symbolic links inside folders
+// are not followed, so a hostile tree cannot loop.
+func Expand(paths []string, l model.Labels, common bool) ([]Item, error) {
+	var out []Item
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			out = append(out, Item{Path: p, Labels: l, Common: common})
+			continue
+		}
+		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.Type().IsRegular() {
+				out = append(out, Item{Path: path, Labels: l, Common: common})
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Run ingests items into st. onResult, if set, is called once per item,
+// from one goroutine at a time.
+func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResult func(Result)) Summary {
+	start := time.Now()
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	jobs := make(chan Item)
+	var mu sync.Mutex
+	var sum Summary
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range jobs {
+				r := one(ctx, st, it, opts)
+				mu.Lock()
+				sum.Files++
+				switch {
+				case r.Err != nil:
+					sum.Failed++
+					log.Warn("ingest failed", "path", r.Path, "err", r.Err)
+				case r.Added:
+					sum.Added++
+					sum.Bytes += r.Bytes
+					sum.Functions += r.Functions
+				default:
+					sum.Existing++
+				}
+				if onResult != nil {
+					onResult(r)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			break
+		}
+		jobs <- it
+	}
+	close(jobs)
+	wg.Wait()
+	sum.Elapsed = time.Since(start)
+	return sum
+}
+
+// one ingests a single file. A panic anywhere below becomes this file's
+// error: one hostile sample must never cost the batch.
+func one(ctx context.Context, st model.Store, it Item, opts Options) (r Result) {
+	r.Path = it.Path
+	defer func() {
+		if p := recover(); p != nil {
+			r.Err = fmt.Errorf("%s: internal error: %v\n%s", it.Path, p, debug.Stack())
+		}
+	}()
+	max := opts.Analyze.Limits.MaxFileSize
+	if max <= 0 {
+		max = 512 << 20
+	}
+	data, err := analyze.ReadFile(it.Path, max)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	sum := sha256Hex(data)
+	r.SHA256 = sum
+	if existing, err := st.GetSample(ctx, sum); err == nil {
+		// Already stored: only labels may change, and only when given.
+		if want := merge(existing.Labels, it.Labels); want != existing.Labels {
+			if err := st.SetLabels(ctx, sum, want); err != nil {
+				r.Err = fmt.Errorf("%s: %w", it.Path, err)
+				return r
+			}
+			r.Relabeled = true
+		}
+		if it.Common && !existing.Common {
+			if err := st.SetCommon(ctx, sum, true); err != nil {
+				r.Err = fmt.Errorf("%s: %w", it.Path, err)
+				return r
+			}
+		}
+		return r
+	} else if !errors.Is(err, model.ErrNotFound) {
+		r.Err = fmt.Errorf("%s: %w", it.Path, err)
+		return r
+	}
+	res, err := analyze.Bytes(data, filepath.Base(it.Path), opts.Analyze)
+	if err != nil {
+		r.Err = fmt.Errorf("%s: %w", it.Path, err)
+		return r
+	}
+	s := res.Sample
+	s.Labels = it.Labels
+	s.Common = it.Common
+	sort.Slice(res.Functions, func(i, j int) bool { return res.Functions[i].Addr < res.Functions[j].Addr })
+	added, err := st.PutSample(ctx, s, res.Functions)
+	if err != nil {
+		r.Err = fmt.Errorf("%s: %w", it.Path, err)
+		return r
+	}
+	r.Added = added
+	r.Functions = len(res.Functions)
+	r.Bytes = int64(len(data))
+	return r
+}
+
+// merge overlays the non-empty fields of b on a.
+func merge(a, b model.Labels) model.Labels {
+	if b.Family != "" {
+		a.Family = b.Family
+	}
+	if b.Actor != "" {
+		a.Actor = b.Actor
+	}
+	if b.Source != "" {
+		a.Source = b.Source
+	}
+	return a
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
