@@ -149,7 +149,19 @@ func shortHash(h string) string {
 // refineGoOrigins treats code from modules of the main module's owner as
 // the program's own: an organisation's shared modules (its parsers, its
 // SDKs) are as much its fingerprint as the program's main packages.
+//
+// Without a main module (binaries built outside the go command, e.g. by
+// Bazel, carry no module lines) own code cannot be told from libraries, so
+// non-standard packages are left to be judged by rarity alone.
 func refineGoOrigins(f *binfmt.File) {
+	if f.Go.MainModule == "" {
+		for i := range f.Hints {
+			if h := &f.Hints[i]; h.Origin == model.OriginLibrary {
+				h.Origin = model.OriginUnknown
+			}
+		}
+		return
+	}
 	owner := moduleOwner(f.Go.MainModule)
 	if owner == "" {
 		return

@@ -115,9 +115,16 @@ func term(name string, p float64, reason string) model.Judgment {
 	return model.Judgment{Name: name, Probability: p, PHIA: yardstick.Word(yardstick.PHIA, p), ICD203: yardstick.Word(yardstick.ICD203, p), Reason: reason}
 }
 
+// AmbiguityRatio: a second candidate that also clears the threshold makes
+// the verdict "unknown" only when its share of the sample's distinctive
+// code is at least this fraction of the top candidate's. A program holding
+// the code of two sibling programs in like measure is neither of them; a
+// program that shares a few runtime pieces with a second family is still
+// the first.
+const AmbiguityRatio = 0.5
+
 // judge names the top candidate when it clears the threshold and no other
-// candidate does: when two labels both look right (a program holding the
-// code of two sibling programs), the sample is neither of them.
+// candidate rivals it (see AmbiguityRatio).
 func judge(cs []model.Candidate, what string) model.Judgment {
 	if len(cs) == 0 {
 		j := term(model.Unknown, 0, fmt.Sprintf("no distinctive code shared with any labelled %s", what))
@@ -130,7 +137,7 @@ func judge(cs []model.Candidate, what string) model.Judgment {
 		// The probability printed for "unknown" is that the best candidate is wrong.
 		return j
 	}
-	if len(cs) > 1 && cs[1].Probability >= Threshold {
+	if len(cs) > 1 && cs[1].Probability >= Threshold && cs[1].Share >= AmbiguityRatio*top.Share {
 		p := 1 - cs[1].Probability
 		j := term(model.Unknown, p, fmt.Sprintf("ambiguous: %s (%.2f) and %s (%.2f) both fit; the sample holds code of both", top.Name, top.Probability, cs[1].Name, cs[1].Probability))
 		j.Best = top.Name
