@@ -87,6 +87,9 @@ type Import struct {
 	// Addrs are the addresses through which code reaches the import: the
 	// IAT slot (PE), the GOT slot and the PLT stub (ELF).
 	Addrs []uint64
+	// Delayed marks PE delay-load imports, which the loader resolves on
+	// first call; the imphash leaves them out.
+	Delayed bool
 }
 
 // Export is one exported symbol.
