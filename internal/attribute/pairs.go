@@ -33,6 +33,10 @@ func Pairs(a, b []model.Function, minSim float64, minInstrs uint32) []Pair {
 			bands[k][key] = append(bands[k][key], j)
 		}
 	}
+	// Small pairs of binaries are compared exhaustively, so that compare
+	// also finds pairs below LSH's reach (LSH retrieves a pair at 0.5 only
+	// two times in three).
+	brute := len(a)*len(b) <= 4_000_000
 	var out []Pair
 	for i := range a {
 		f := &a[i]
@@ -44,10 +48,21 @@ func Pairs(a, b []model.Function, minSim float64, minInstrs uint32) []Pair {
 			continue
 		}
 		best, bestSim := -1, minSim
-		for k, key := range sketch.BandKeys(&f.MinHash) {
-			for _, j := range bands[k][key] {
-				if s := sketch.Similarity(&f.MinHash, &b[j].MinHash); s > bestSim || (s == bestSim && (best < 0 || j < best)) {
-					best, bestSim = j, s
+		try := func(j int) {
+			if s := sketch.Similarity(&f.MinHash, &b[j].MinHash); s > bestSim || (s == bestSim && (best < 0 || j < best)) {
+				best, bestSim = j, s
+			}
+		}
+		if brute {
+			for j := range b {
+				if b[j].Instrs >= minInstrs {
+					try(j)
+				}
+			}
+		} else {
+			for k, key := range sketch.BandKeys(&f.MinHash) {
+				for _, j := range bands[k][key] {
+					try(j)
 				}
 			}
 		}
