@@ -34,7 +34,8 @@ type Options struct {
 type Result struct {
 	Sample    model.Sample
 	Functions []model.Function
-	File      *binfmt.File // nil when the format was not recognised
+	File      *binfmt.File    // nil when the format was not recognised
+	Disasm    *disasm.Result // nil when code was not analysed
 }
 
 // ErrTooLarge is returned for files above Limits.MaxFileSize.
@@ -130,6 +131,7 @@ func Bytes(data []byte, name string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("sample %s: %w", shortHash(h.SHA256), err)
 	}
 	res.Functions = d.Funcs
+	res.Disasm = d
 	res.Sample.Stats = d.Stats
 	res.Sample.Anomalies = append(res.Sample.Anomalies, d.Anomalies...)
 	if len(res.Sample.Anomalies) > 100 {

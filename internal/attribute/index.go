@@ -43,7 +43,7 @@ func (o Options) withDefaults() Options {
 		o.MinInstrs = 6
 	}
 	if o.MaxBucket == 0 {
-		o.MaxBucket = 2000
+		o.MaxBucket = 256
 	}
 	if o.MaxEvidence == 0 {
 		o.MaxEvidence = 15

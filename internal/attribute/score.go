@@ -20,15 +20,15 @@ func SizeWeight(n uint32) float64 {
 }
 
 // OriginWeight is how much a function counts given what the binary says
-// about where it comes from. Runtime and standard-library code says nothing
-// about the author; third-party libraries say little (many programs link
-// them); own code and code of unknown origin count in full.
+// about where it comes from. Runtime, standard-library and third-party
+// library code says nothing about who wrote the program: a library linked
+// by one family of the collection is still somebody else's code, and the
+// next unknown program may link it too. Own code and code of unknown
+// origin count in full.
 func OriginWeight(o model.Origin) float64 {
 	switch o {
-	case model.OriginRuntime, model.OriginStd:
+	case model.OriginRuntime, model.OriginStd, model.OriginLibrary:
 		return 0
-	case model.OriginLibrary:
-		return 0.1
 	}
 	return 1
 }
@@ -114,6 +114,7 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 		famTouched, actTouched = famTouched[:0], actTouched[:0]
 		clear(sampleSeen)
 		common := false
+		refWO := 0.0 // the most a matched reference says its copy counts
 	matches:
 		for _, m := range ix.lookup(f, sc) {
 			for _, o := range ix.clusters[m.cluster].occ {
@@ -124,6 +125,9 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 				if rs.common {
 					common = true
 					break matches
+				}
+				if ow := OriginWeight(rs.funcs[o.fn].Origin); ow > refWO {
+					refWO = ow
 				}
 				if detail && m.sim > sampleSeen[o.sample] {
 					sampleSeen[o.sample] = m.sim
@@ -149,6 +153,14 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 			}
 		}
 		res := fnResult{q: int32(qi), fam: -1, act: -1, nfam: len(famTouched)}
+		matched := len(famTouched) > 0 || len(actTouched) > 0
+		// Code a reference's own metadata calls runtime or standard
+		// library is common wherever it turns up; code it calls a
+		// third-party library counts as library code in the query too,
+		// even when the query cannot say so itself (no module metadata).
+		if matched && refWO == 0 {
+			common = true
+		}
 		if common || len(actTouched) >= 2 {
 			r.share.Common += wsize
 			res.class = clsCommon
@@ -158,6 +170,9 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 			continue
 		}
 		w := wsize * wo
+		if matched && refWO < wo {
+			w = wsize * refWO
+		}
 		res.w = w
 		r.total += w
 		switch {

@@ -228,7 +228,12 @@ func (f *File) normaliseHints() {
 				p.Name = h.Name
 			}
 			if p.Pkg == "" {
-				p.Pkg, p.Origin = h.Pkg, h.Origin
+				p.Pkg = h.Pkg
+			}
+			// Keep the first known origin: a later source without
+			// metadata (pdata, eh_frame) must not erase what pclntab said.
+			if p.Origin == model.OriginUnknown {
+				p.Origin = h.Origin
 			}
 			if p.End == 0 {
 				p.End = h.End

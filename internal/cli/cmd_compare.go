@@ -6,7 +6,6 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/attribute"
-	"github.com/kinship-dev/kinship/internal/disasm"
 	"github.com/kinship-dev/kinship/internal/report"
 )
 
@@ -71,8 +70,8 @@ func runCompare(e *env, args []string) int {
 		if shown >= *show {
 			break
 		}
-		la, err1 := disasm.Listing(ra.File, p.A.Addr, disasm.Options{})
-		lb, err2 := disasm.Listing(rb.File, p.B.Addr, disasm.Options{})
+		la, err1 := ra.Disasm.Listing(ra.File, p.A.Addr)
+		lb, err2 := rb.Disasm.Listing(rb.File, p.B.Addr)
 		if err1 != nil || err2 != nil {
 			continue
 		}

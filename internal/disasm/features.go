@@ -1,0 +1,205 @@
+package disasm
+
+import (
+	"slices"
+
+	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/sketch"
+)
+
+// maxFuncConsts bounds Function.Consts.
+const maxFuncConsts = 64
+
+// features walks the function at start over decoded records only and fills
+// fn. It reports false when there is no function there (nothing decodable)
+// or the work failed.
+func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.anomaly(start, "internal error")
+			ok = false
+		}
+	}()
+	if testHook != nil {
+		testHook(start)
+	}
+	a := w.a
+	s := a.secAt(start)
+	if s == nil {
+		return false
+	}
+	w.walk(s, start, a.bound(s, start), false)
+	if len(w.order) == 0 {
+		return false
+	}
+	slices.Sort(w.order)
+
+	if s.idx >= len(w.cov) {
+		w.cov = append(w.cov, make([][]uint64, s.idx+1-len(w.cov))...)
+	}
+	if w.cov[s.idx] == nil {
+		w.cov[s.idx] = make([]uint64, (len(s.data)+63)/64)
+	}
+	cov := w.cov[s.idx]
+
+	w.shingles, w.fconsts, w.imps = w.shingles[:0], w.fconsts[:0], w.imps[:0]
+	exact := uint64(saltExact)
+	var size, hi uint64 // covered bytes, end of the furthest instruction so far
+	var t0, t1 uint64   // previous tokens of the current run
+	run := 0            // length of the current run of contiguous instructions
+	for i, va := range w.order {
+		r, _ := w.get(s, va, false)
+		end := va + uint64(r.n)
+		if i > 0 && va != hi {
+			w.flushRun(run, t0, t1)
+			run = 0
+		}
+		// Overlapping instructions count their bytes once.
+		if lo := max(va, hi); end > lo {
+			size += end - lo
+			setBits(cov, lo-s.addr, end-s.addr)
+		}
+		hi = max(hi, end)
+
+		tok := r.tok
+		if imp := w.importOf(&r); imp != 0 {
+			if r.kind == kCall || r.kind == kCallInd {
+				tok = a.impCall[imp-1]
+			} else {
+				tok = a.impJmp[imp-1]
+			}
+			w.imps = append(w.imps, imp)
+			w.shingles = append(w.shingles, tok^saltUni)
+		}
+		for _, c := range a.constsOf(&r) {
+			w.fconsts = append(w.fconsts, c)
+			// Table hashes stay out of the signature: the 64 bytes behind
+			// a reference may include neighbouring, unrelated data.
+			if c>>63 == 0 {
+				w.shingles = append(w.shingles, c^saltConst)
+			}
+		}
+		exact = sketch.Combine(exact, tok)
+		run++
+		if run >= 3 {
+			w.shingles = append(w.shingles, gram(t0, t1, tok))
+		}
+		t0, t1 = t1, tok
+	}
+	w.flushRun(run, t0, t1)
+	// Tiny functions get all their tokens as 1-grams so they still have a
+	// signature beyond one n-gram.
+	if len(w.order) < 3 {
+		for _, va := range w.order {
+			r, _ := w.get(s, va, false)
+			w.shingles = append(w.shingles, r.tok^saltUni)
+		}
+	}
+
+	*fn = model.Function{
+		Addr:    start,
+		Size:    uint32(min(size, 1<<32-1)),
+		Blocks:  uint32(w.blocks()),
+		Instrs:  uint32(len(w.order)),
+		Exact:   exact,
+		MinHash: sketch.MinHash(w.shingles),
+		Consts:  w.funcConsts(),
+		Imports: w.funcImports(),
+	}
+	if h := a.hint(start); h != nil {
+		fn.Name, fn.Origin = h.Name, h.Origin
+	}
+	return true
+}
+
+// gram hashes a token 3-gram.
+func gram(a, b, c uint64) uint64 {
+	return sketch.Combine(sketch.Combine(sketch.Combine(saltGram, a), b), c)
+}
+
+// flushRun gives a run shorter than three instructions one shingle of its
+// own, so that no instruction is left out of the signature.
+func (w *walker) flushRun(run int, t0, t1 uint64) {
+	switch run {
+	case 1:
+		w.shingles = append(w.shingles, sketch.Combine(saltGram+1, t1))
+	case 2:
+		w.shingles = append(w.shingles, sketch.Combine(sketch.Combine(saltGram+2, t0), t1))
+	}
+}
+
+// importOf returns 1+index of the import a call or jump reaches, directly
+// through its slot or stub, or through a thunk "jmp [slot]" (MinGW).
+func (w *walker) importOf(r *insn) int32 {
+	if r.imp != 0 || (r.kind != kCall && r.kind != kJmp) {
+		return r.imp
+	}
+	ts := w.a.secAt(r.target)
+	if ts == nil {
+		return 0
+	}
+	t, ok := w.get(ts, r.target, false)
+	if ok && t.kind == kJmpInd {
+		return t.imp
+	}
+	return 0
+}
+
+// blocks counts basic blocks: leaders that are instructions of the function.
+func (w *walker) blocks() int {
+	slices.Sort(w.lead)
+	n := 0
+	for i, l := range w.lead {
+		if (i == 0 || l != w.lead[i-1]) && w.vis.has(l) {
+			n++
+		}
+	}
+	return n
+}
+
+// funcConsts keeps the first distinct constants in address order, sorted.
+func (w *walker) funcConsts() []uint64 {
+	if len(w.fconsts) == 0 {
+		return nil
+	}
+	out := make([]uint64, 0, min(len(w.fconsts), maxFuncConsts))
+	for _, c := range w.fconsts {
+		if len(out) == maxFuncConsts {
+			break
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (w *walker) funcImports() []string {
+	if len(w.imps) == 0 {
+		return nil
+	}
+	slices.Sort(w.imps)
+	w.imps = slices.Compact(w.imps)
+	out := make([]string, 0, len(w.imps))
+	for _, i := range w.imps {
+		out = append(out, w.a.impName[i-1])
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// setBits sets bits [lo, hi) of b.
+func setBits(b []uint64, lo, hi uint64) {
+	for lo < hi {
+		w := lo >> 6
+		bit := lo & 63
+		n := min(64-bit, hi-lo)
+		var m uint64 = ^uint64(0)
+		if n < 64 {
+			m = (1<<n - 1)
+		}
+		b[w] |= m << bit
+		lo += n
+	}
+}

@@ -1,0 +1,522 @@
+package disasm
+
+import (
+	"fmt"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// walker is one worker's reusable state: nothing in the per-function loops
+// allocates once its buffers have grown.
+type walker struct {
+	a     *analyzer
+	vis   visitSet
+	stack []uint64
+	order []uint64 // instruction addresses of the current function, in visit order
+	lead  []uint64 // basic block leader candidates
+
+	// run holds the last instructions of the current straight-line run
+	// and leas the registers lea loaded anywhere in the function, for
+	// jump-table recognition.
+	run  [runLen]uint64
+	nrun int
+	leas [16]leaVal
+
+	// Output of discovery, merged between rounds. Records are written
+	// straight into the shared chunks; pending says where they go.
+	chunk     []insn
+	chunkBase uint32 // record id of chunk[0]
+	chunkN    int
+	budget    int // decodes reserved from analyzer.decoded and not yet used
+	pending   []pendingRec
+	pool      []uint64 // constants of pending records
+	calls     []uint64
+	newTables []table
+	anoms     []anomaly
+
+	// Feature scratch.
+	shingles []uint64
+	fconsts  []uint64
+	imps     []int32
+	cov      [][]uint64 // covered bytes by section, one bit per byte
+}
+
+const runLen = 8
+
+// leaVal is what lea reg, [rip+x] put in a register anywhere in the
+// function so far: one value, or several (then nothing is assumed).
+type leaVal struct {
+	val      uint64
+	set, bad bool
+}
+
+func (w *walker) noteLea(reg int, v uint64) {
+	l := &w.leas[reg]
+	if l.set && l.val != v {
+		l.bad = true
+	}
+	l.val, l.set = v, true
+}
+
+// testHook, when set by tests, runs before each function's work so that
+// tests can make it fail.
+var testHook func(start uint64)
+
+type pendingRec struct {
+	off uint64 // offset in the section
+	sec uint32 // index of the section in analyzer.secs
+	id  uint32 // record id
+}
+
+type table struct {
+	addr    uint64
+	targets []uint64
+}
+
+func newWalker(a *analyzer) *walker { return &walker{a: a} }
+
+func (w *walker) anomaly(addr uint64, format string, args ...any) {
+	w.anoms = append(w.anoms, anomaly{addr, fmt.Sprintf("function at 0x%x: ", addr) + fmt.Sprintf(format, args...)})
+}
+
+// bound returns the end of the function at start: the hint's end when the
+// file gives one, else the next known start (code past it belongs to that
+// function), never past the section.
+func (a *analyzer) bound(s *xsec, start uint64) uint64 {
+	end := s.addr + uint64(len(s.data))
+	if h := a.hint(start); h != nil && h.End > start && h.End < end {
+		return h.End
+	}
+	return min(s.nextStart(start), end)
+}
+
+// discoverFunc walks the function at start, decoding what no earlier
+// round decoded, and records call targets as new starts.
+func (w *walker) discoverFunc(start uint64) {
+	defer func() {
+		if p := recover(); p != nil {
+			w.anomaly(start, "internal error")
+		}
+	}()
+	if testHook != nil {
+		testHook(start)
+	}
+	s := w.a.secAt(start)
+	if s == nil {
+		return
+	}
+	w.walk(s, start, w.a.bound(s, start), true)
+}
+
+// maxBatch is how many decodes a walker reserves at a time from the shared
+// budget, whose counter would otherwise bounce between cores.
+const maxBatch = 1024
+
+// get returns the record at va, decoding it when allowed.
+func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
+	a := w.a
+	if i := s.rec(va - s.addr); i != 0 {
+		return *a.record(i - 1), true
+	}
+	if !decode {
+		return insn{}, false
+	}
+	if w.budget == 0 {
+		if a.budget.Load() || a.decoded.Add(int64(a.batch)) > int64(a.maxDecodes) {
+			a.budget.Store(true)
+			return insn{}, false
+		}
+		w.budget = a.batch
+	}
+	if w.chunkN == len(w.chunk) {
+		id := int(a.nchunks.Add(1)) - 1
+		if id >= len(a.chunks) {
+			a.budget.Store(true)
+			return insn{}, false
+		}
+		w.chunk = make([]insn, 1<<a.chunkShift)
+		a.chunks[id] = w.chunk
+		w.chunkBase, w.chunkN = uint32(id)<<a.chunkShift, 0
+	}
+	w.budget--
+	r := a.decodeAt(s, va, &w.pool)
+	w.chunk[w.chunkN] = r
+	w.pending = append(w.pending, pendingRec{va - s.addr, uint32(s.idx), w.chunkBase + uint32(w.chunkN)})
+	w.chunkN++
+	return r, true
+}
+
+// walk follows control flow from start within [start, end), stopping paths
+// at returns, stops, undecodable bytes, other functions' starts and jumps
+// that leave the function (tail calls). It fills w.order and w.lead.
+// With decode set it decodes missing instructions and collects call
+// targets and jump tables; without it, it uses only decoded records.
+func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
+	a := w.a
+	w.vis.reset(start)
+	w.order, w.lead = w.order[:0], append(w.lead[:0], start)
+	w.stack = append(w.stack[:0], start)
+	w.leas = [16]leaVal{}
+	limit := a.opts.MaxFuncInstrs
+	inFunc := func(t uint64) bool {
+		return t >= start && t < end && (t == start || !s.isStart(t))
+	}
+	for len(w.stack) > 0 {
+		va := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		w.nrun = 0
+	path:
+		for {
+			if va < start || va >= end || (va != start && s.isStart(va)) || w.vis.has(va) {
+				break
+			}
+			r, ok := w.get(s, va, decode)
+			if !ok || r.kind == kBad {
+				break
+			}
+			if len(w.order) >= limit {
+				if decode {
+					w.anomaly(start, "more than %d instructions; truncated", limit)
+				}
+				w.stack = w.stack[:0]
+				break
+			}
+			w.vis.add(va)
+			w.order = append(w.order, va)
+			w.run[w.nrun%runLen] = va
+			w.nrun++
+			next := va + uint64(r.n)
+			switch r.kind {
+			case kSeq:
+				if decode && r.target != 0 {
+					if !inFunc(r.target) {
+						w.tailCall(&r, start)
+					}
+					if r.lea != 0 {
+						w.noteLea(int(r.lea-1), r.target)
+					}
+				}
+			case kCallInd:
+			case kCall:
+				// A call to the next instruction only reads the PC.
+				if decode && r.imp == 0 && r.target != next && a.secAt(r.target) != nil {
+					w.calls = append(w.calls, r.target)
+				}
+			case kJcc:
+				if r.imp == 0 && inFunc(r.target) {
+					w.stack = append(w.stack, r.target)
+					w.lead = append(w.lead, r.target)
+				} else if decode {
+					w.tailCall(&r, start)
+				}
+				w.lead = append(w.lead, next)
+			case kJmp:
+				w.lead = append(w.lead, next)
+				if r.imp == 0 && inFunc(r.target) {
+					w.lead = append(w.lead, r.target)
+					va = r.target
+					continue
+				}
+				if decode {
+					w.tailCall(&r, start)
+				}
+				break path
+			case kJmpInd:
+				w.lead = append(w.lead, next)
+				if r.imp == 0 {
+					for _, t := range w.jumpTable(s, va, start, end, decode) {
+						if inFunc(t) {
+							w.stack = append(w.stack, t)
+							w.lead = append(w.lead, t)
+						}
+					}
+				}
+				break path
+			default: // kRet, kStop
+				w.lead = append(w.lead, next)
+				break path
+			}
+			va = next
+		}
+	}
+}
+
+// tailCall makes the target of a jump that leaves the function, or a code
+// address the function takes, a function start: in stripped code that may
+// be the only reference to it.
+// Targets inside a function whose extent the file states are not starts
+// but jumps into its body (shared epilogues, cold parts).
+func (w *walker) tailCall(r *insn, start uint64) {
+	t := r.target
+	if r.imp != 0 || t == start || w.a.secAt(t) == nil || w.a.insideHinted(t) {
+		return
+	}
+	w.calls = append(w.calls, t)
+}
+
+// visitSet is a set of addresses near a function start: a bitmap relative
+// to the start, cleared word by word, with a map for far addresses.
+type visitSet struct {
+	base    uint64
+	bits    []uint64
+	touched []uint32
+	far     map[uint64]struct{}
+}
+
+// maxVisitWords bounds the bitmap to a 4 MiB span.
+const maxVisitWords = 1 << 16
+
+func (v *visitSet) reset(base uint64) {
+	for _, i := range v.touched {
+		v.bits[i] = 0
+	}
+	v.touched = v.touched[:0]
+	v.base = base
+	if len(v.far) > 0 {
+		v.far = nil
+	}
+}
+
+func (v *visitSet) has(va uint64) bool {
+	off := va - v.base
+	if w := off >> 6; va >= v.base && w < uint64(len(v.bits)) {
+		return v.bits[w]&(1<<(off&63)) != 0
+	}
+	_, ok := v.far[va]
+	return ok
+}
+
+func (v *visitSet) add(va uint64) {
+	off := va - v.base
+	w := off >> 6
+	if va < v.base || w >= maxVisitWords {
+		if v.far == nil {
+			v.far = make(map[uint64]struct{})
+		}
+		v.far[va] = struct{}{}
+		return
+	}
+	if w >= uint64(len(v.bits)) {
+		n := max(int(w)+1, 2*len(v.bits), 64)
+		v.bits = append(v.bits, make([]uint64, min(n, maxVisitWords)-len(v.bits))...)
+	}
+	if v.bits[w] == 0 {
+		v.touched = append(v.touched, uint32(w))
+	}
+	v.bits[w] |= 1 << (off & 63)
+}
+
+// maxTable bounds the entries read from one jump table.
+const maxTable = 1024
+
+// jumpTable returns the targets of the indirect jump at va when it
+// dispatches through a recognisable switch table, or nil. Discovery
+// resolves it from the instructions just before the jump; later walks
+// reuse the answer.
+func (w *walker) jumpTable(s *xsec, va, start, end uint64, decode bool) []uint64 {
+	if t, ok := w.a.tables[va]; ok || !decode || w.a.fixedTables {
+		return t
+	}
+	targets := w.resolveTable(s, va, start, end)
+	if len(targets) > 0 {
+		w.newTables = append(w.newTables, table{va, targets})
+	}
+	return targets
+}
+
+// tabState is what is known about a register while scanning the
+// instructions before an indirect jump.
+type tabState struct {
+	val    uint64 // known address (lea rip / image base)
+	hasVal bool
+	tab    uint64 // address of the table its value was loaded from
+	size   int    // entry size, 0 when not loaded from a table
+	signed bool
+	add    uint64 // added to each entry (relative tables)
+	abs    bool   // entries are absolute addresses
+}
+
+// resolveTable recognises the common switch dispatch sequences:
+//
+//	jmp [table + idx*4]                       (32-bit, absolute entries)
+//	jmp [table + idx*8]                       (64-bit, non-PIE)
+//	lea rB,[rip+T]; jmp [rB + idx*8]          (Go)
+//	lea rB,[rip+T]; mov rX,[rB+idx*8]; jmp rX (Go)
+//	lea rB,[rip+T]; movsxd rX,[rB+idx*4]; add rX,rB; jmp rX   (GCC/Clang PIC)
+//	lea rB,[rip+base]; mov eX,[rB+idx*4+rva]; add rX,rB; jmp rX (MSVC)
+//
+// The entry count comes from a preceding "cmp reg, imm" when there is one,
+// else entries are read while they point into the function.
+func (w *walker) resolveTable(s *xsec, va, start, end uint64) []uint64 {
+	a := w.a
+	n := min(w.nrun, runLen)
+	var insts [runLen]x86asm.Inst
+	var addrs [runLen]uint64
+	for i := 0; i < n; i++ {
+		addrs[i] = w.run[(w.nrun-n+i)%runLen]
+		b := a.codeAt(addrs[i])
+		if b == nil {
+			return nil
+		}
+		in, err := x86asm.Decode(b, a.mode)
+		if err != nil {
+			return nil
+		}
+		insts[i] = in
+	}
+	if n == 0 || addrs[n-1] != va {
+		return nil
+	}
+	// A table address the compiler loaded once, before a loop, is still
+	// in its register: every path to the jump passed the lea, which is
+	// why discovery (depth first from the start) has already seen it.
+	var regs [16]tabState
+	for i, l := range w.leas {
+		if l.set && !l.bad {
+			regs[i] = tabState{val: l.val, hasVal: true}
+		}
+	}
+	count := 0
+	for i := 0; i < n-1; i++ {
+		in := &insts[i]
+		next := addrs[i] + uint64(in.Len)
+		dst, dstOK := in.Args[0].(x86asm.Reg)
+		d := gprNum(dst)
+		switch in.Op {
+		case x86asm.CMP:
+			if imm, ok := in.Args[1].(x86asm.Imm); ok && imm >= 0 && imm < maxTable {
+				count = int(imm) + 1
+			}
+			continue
+		case x86asm.LEA:
+			if m, ok := in.Args[1].(x86asm.Mem); ok && d >= 0 && isIPReg(m.Base) && m.Index == 0 {
+				regs[d] = tabState{val: a.wrap(next + uint64(m.Disp)), hasVal: true}
+				continue
+			}
+		case x86asm.MOV, x86asm.MOVSXD:
+			if m, ok := in.Args[1].(x86asm.Mem); ok && d >= 0 && m.Index != 0 && (m.Scale == 4 || m.Scale == 8) {
+				var base uint64
+				if m.Base != 0 {
+					b := gprNum(m.Base)
+					if b < 0 || !regs[b].hasVal {
+						regs[d] = tabState{}
+						continue
+					}
+					base = regs[b].val
+				}
+				regs[d] = tabState{
+					tab:    a.wrap(base + uint64(m.Disp)),
+					size:   in.MemBytes,
+					signed: in.Op == x86asm.MOVSXD,
+					abs:    in.MemBytes == a.mode/8,
+				}
+				continue
+			}
+		case x86asm.ADD:
+			if src, ok := in.Args[1].(x86asm.Reg); ok && d >= 0 {
+				sn := gprNum(src)
+				if sn >= 0 && regs[d].size == 4 && !regs[d].abs && regs[sn].hasVal {
+					regs[d].add = regs[sn].val
+					regs[d].abs = true
+					continue
+				}
+			}
+		}
+		// Anything else writing a register forgets what was known of it.
+		if dstOK && d >= 0 {
+			regs[d] = tabState{}
+		}
+	}
+	jmp := &insts[n-1]
+	var tab uint64
+	var st tabState
+	switch x := jmp.Args[0].(type) {
+	case x86asm.Mem:
+		if x.Index == 0 || x.Scale != uint8(a.mode/8) {
+			return nil
+		}
+		var base uint64
+		if x.Base != 0 {
+			b := gprNum(x.Base)
+			if b < 0 || !regs[b].hasVal {
+				return nil
+			}
+			base = regs[b].val
+		}
+		tab = a.wrap(base + uint64(x.Disp))
+		st = tabState{size: a.mode / 8, abs: true}
+	case x86asm.Reg:
+		d := gprNum(x)
+		if d < 0 || regs[d].size == 0 || !regs[d].abs {
+			return nil
+		}
+		st = regs[d]
+		tab = st.tab
+	default:
+		return nil
+	}
+	return a.readTable(tab, st, count, start, end)
+}
+
+// readTable reads up to count entries (or, without a count, while they
+// point into the function [start, end)) and returns those that do.
+func (a *analyzer) readTable(tab uint64, st tabState, count int, start, end uint64) []uint64 {
+	sec := sectionIn(a.data, tab)
+	if sec == nil || st.size != 4 && st.size != 8 {
+		return nil
+	}
+	b := sec.Data[tab-sec.Addr:]
+	limit := count
+	if limit == 0 {
+		limit = maxTable
+	}
+	var out []uint64
+	for i := 0; i < limit && (i+1)*st.size <= len(b); i++ {
+		var e uint64
+		if st.size == 4 {
+			v := uint32(b[i*4]) | uint32(b[i*4+1])<<8 | uint32(b[i*4+2])<<16 | uint32(b[i*4+3])<<24
+			e = uint64(v)
+			if st.signed {
+				e = uint64(int64(int32(v)))
+			}
+		} else {
+			e = uint64(b[i*8]) | uint64(b[i*8+1])<<8 | uint64(b[i*8+2])<<16 | uint64(b[i*8+3])<<24 |
+				uint64(b[i*8+4])<<32 | uint64(b[i*8+5])<<40 | uint64(b[i*8+6])<<48 | uint64(b[i*8+7])<<56
+		}
+		t := a.wrap(st.add + e)
+		if t < start || t >= end {
+			if count == 0 {
+				break
+			}
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// codeAt returns the loaded executable bytes from va, or nil.
+func (a *analyzer) codeAt(va uint64) []byte {
+	s := a.secAt(va)
+	if s == nil {
+		return nil
+	}
+	return s.data[va-s.addr:]
+}
+
+// gprNum maps a general register of any size to 0..15, or -1.
+func gprNum(r x86asm.Reg) int {
+	switch {
+	case r >= x86asm.AL && r <= x86asm.BL:
+		return int(r - x86asm.AL)
+	case r >= x86asm.SPB && r <= x86asm.R15B:
+		return int(r-x86asm.SPB) + 4
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return int(r - x86asm.AX)
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return int(r - x86asm.EAX)
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return int(r - x86asm.RAX)
+	}
+	return -1
+}
