@@ -118,6 +118,7 @@ func Bytes(data []byte, name string, opts Options) (*Result, error) {
 	}
 	if f.Go != nil {
 		s.Language = "go"
+		s.Program = goProgram(f.Go.MainPackage)
 		refineGoOrigins(f)
 	}
 	res := &Result{Sample: s, File: f}
@@ -194,4 +195,18 @@ func moduleOwner(mod string) string {
 		return ""
 	}
 	return parts[0] + "/"
+}
+
+// goProgram is the command name the go tool gives a binary built from the
+// main package at path: its last element, skipping a major-version suffix.
+func goProgram(path string) string {
+	if path == "" || path == "command-line-arguments" {
+		return ""
+	}
+	parts := strings.Split(path, "/")
+	last := parts[len(parts)-1]
+	if len(parts) > 1 && len(last) >= 2 && last[0] == 'v' && strings.Trim(last[1:], "0123456789") == "" {
+		last = parts[len(parts)-2]
+	}
+	return strings.ToLower(last)
 }

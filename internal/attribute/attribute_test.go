@@ -113,3 +113,36 @@ func TestAttributeSynthetic(t *testing.T) {
 		t.Errorf("evidence should list rare shared functions first: %+v", a.Evidence)
 	}
 }
+
+// Sibling programs of one actor that share nearly all code are told apart
+// by the names they give themselves; a third program of that actor is
+// neither.
+func TestIdentitySiblings(t *testing.T) {
+	g := newGen()
+	rt := genes("rt", 30)
+	core := genes("core", 40) // the project's shared packages
+	var refs []model.SampleFunctions
+	for v := 0; v < 3; v++ {
+		lint := g.sample(fmt.Sprintf("lint%d", v), "lint", "proj", 3, cat(rt, core, genes("mainlint", 1))...)
+		lint.Sample.Program = "lint"
+		brk := g.sample(fmt.Sprintf("brk%d", v), "breaking", "proj", 3, cat(rt, core, genes("mainbrk", 1), genes("brkonly", 3))...)
+		brk.Sample.Program = "breaking"
+		other := g.sample(fmt.Sprintf("o%d", v), "other", "elsewhere", 3, cat(rt, genes("o", 40))...)
+		refs = append(refs, lint, brk, other)
+	}
+	ix := Build(refs, Options{})
+	// A new lint that now links the breaking-only packages too.
+	q := g.sample("lint9", "", "", 6, cat(rt, core, genes("mainlint", 1), genes("brkonly", 3))...)
+	q.Sample.Program = "lint"
+	v := ix.Attribute(q.Sample, q.Functions, false)
+	if v.Family.Name != "lint" || v.Actor.Name != "proj" {
+		t.Errorf("lint: got %s/%s (%s)", v.Family.Name, v.Actor.Name, v.Family.Reason)
+	}
+	// The project's main program, holding the code of both.
+	q = g.sample("cli9", "", "", 6, cat(rt, core, genes("mainlint", 1), genes("brkonly", 3), genes("cli", 20))...)
+	q.Sample.Program = "cli"
+	v = ix.Attribute(q.Sample, q.Functions, false)
+	if v.Family.Name != model.Unknown || v.Actor.Name != "proj" {
+		t.Errorf("cli: got %s/%s (%s)", v.Family.Name, v.Actor.Name, v.Family.Reason)
+	}
+}

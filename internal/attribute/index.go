@@ -88,6 +88,7 @@ type Index struct {
 	famActor []int32 // actor of each family (-1 if mixed or none)
 	actors   []string
 	clusters []cluster
+	progs    []programs // per family
 	exact    map[uint64]int32
 	bands    [sketch.Bands]band
 	model    Model
@@ -193,6 +194,7 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 	for b := range ix.bands {
 		sort.Sort(bandSort{&ix.bands[b]})
 	}
+	ix.buildPrograms()
 	ix.model = ix.calibrate()
 	return ix
 }

@@ -78,6 +78,8 @@ func (ix *Index) Attribute(s model.Sample, funcs []model.Function, excludeSelf b
 		}
 	}
 
+	ix.identity(&v)
+
 	for si := range ix.samples {
 		if r.sampleN[si] == 0 {
 			continue

@@ -63,20 +63,23 @@ type FileHashes struct {
 
 // Sample is one ingested file.
 type Sample struct {
-	SHA256     string     `json:"sha256"`
-	Name       string     `json:"name"` // base name when first ingested
-	Size       int64      `json:"size"`
-	Format     Format     `json:"format"`
-	Arch       Arch       `json:"arch"`
-	Hashes     FileHashes `json:"hashes"`
-	Labels     Labels     `json:"labels"`
-	Common     bool       `json:"common,omitempty"` // declared common code (runtime, library, clean file)
-	Language   string     `json:"language,omitempty"`
+	SHA256   string     `json:"sha256"`
+	Name     string     `json:"name"` // base name when first ingested
+	Size     int64      `json:"size"`
+	Format   Format     `json:"format"`
+	Arch     Arch       `json:"arch"`
+	Hashes   FileHashes `json:"hashes"`
+	Labels   Labels     `json:"labels"`
+	Common   bool       `json:"common,omitempty"` // declared common code (runtime, library, clean file)
+	Language string     `json:"language,omitempty"`
+	// Program is the name the binary gives itself in its own metadata
+	// (the last element of a Go main package path); empty when unknown.
+	Program     string    `json:"program,omitempty"`
 	Unsupported string    `json:"unsupported,omitempty"` // why code was not analysed; empty when it was
-	SigVersion int        `json:"sig_version"`
-	Stats      CodeStats  `json:"stats"`
-	Anomalies  []string   `json:"anomalies,omitempty"`
-	IngestedAt time.Time  `json:"ingested_at"`
+	SigVersion  int       `json:"sig_version"`
+	Stats       CodeStats `json:"stats"`
+	Anomalies   []string  `json:"anomalies,omitempty"`
+	IngestedAt  time.Time `json:"ingested_at"`
 }
 
 // CodeStats summarises function discovery on one sample.
@@ -115,16 +118,16 @@ func (o Origin) String() string {
 
 // Function is the signature of one function of a sample.
 type Function struct {
-	Addr    uint64            `json:"addr"`
-	Size    uint32            `json:"size"`   // bytes of decoded instructions
-	Blocks  uint32            `json:"blocks"` // basic blocks
-	Instrs  uint32            `json:"instrs"`
-	Exact   uint64            `json:"exact"`   // hash of the normalised instruction sequence
-	MinHash [MinHashK]uint32  `json:"-"`       // MinHash over normalised token n-grams
-	Consts  []uint64          `json:"consts,omitempty"`  // distinctive immediates and hashes of referenced constant tables
-	Imports []string          `json:"imports,omitempty"` // imported functions it calls
-	Name    string            `json:"name,omitempty"`    // symbol, when the binary names it (a hint only)
-	Origin  Origin            `json:"origin,omitempty"`
+	Addr    uint64           `json:"addr"`
+	Size    uint32           `json:"size"`   // bytes of decoded instructions
+	Blocks  uint32           `json:"blocks"` // basic blocks
+	Instrs  uint32           `json:"instrs"`
+	Exact   uint64           `json:"exact"`             // hash of the normalised instruction sequence
+	MinHash [MinHashK]uint32 `json:"-"`                 // MinHash over normalised token n-grams
+	Consts  []uint64         `json:"consts,omitempty"`  // distinctive immediates and hashes of referenced constant tables
+	Imports []string         `json:"imports,omitempty"` // imported functions it calls
+	Name    string           `json:"name,omitempty"`    // symbol, when the binary names it (a hint only)
+	Origin  Origin           `json:"origin,omitempty"`
 }
 
 // SampleFunctions pairs a sample with its functions, as the store yields them.
