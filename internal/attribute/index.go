@@ -33,6 +33,10 @@ type Options struct {
 	MaxEvidence int
 	// Workers for calibration; default 2.
 	Workers int
+	// CalibrationCache, when set, is a file holding the fitted model keyed
+	// by a fingerprint of the collection, so that calibration runs once per
+	// change of the collection rather than once per command.
+	CalibrationCache string
 }
 
 func (o Options) withDefaults() Options {
@@ -195,7 +199,13 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 		sort.Sort(bandSort{&ix.bands[b]})
 	}
 	ix.buildPrograms()
-	ix.model = ix.calibrate()
+	fp := ix.fingerprint()
+	if m, ok := loadModel(opts.CalibrationCache, fp); ok {
+		ix.model = m
+	} else {
+		ix.model = ix.calibrate()
+		saveModel(opts.CalibrationCache, fp, ix.model)
+	}
 	return ix
 }
 

@@ -150,16 +150,22 @@ func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", "", "store path (default $KINSHIP_DB or the user data directory)")
 }
 
-func openStore(e *env, path string) (model.Store, error) {
+// resolveDB turns the --db flag into a store path: the flag, else
+// $KINSHIP_DB, else the user data directory.
+func resolveDB(path string) (string, error) {
 	if path == "" {
 		path = os.Getenv("KINSHIP_DB")
 	}
 	if path == "" {
-		p, err := sqlite.DefaultPath()
-		if err != nil {
-			return nil, err
-		}
-		path = p
+		return sqlite.DefaultPath()
+	}
+	return path, nil
+}
+
+func openStore(e *env, path string) (model.Store, error) {
+	path, err := resolveDB(path)
+	if err != nil {
+		return nil, err
 	}
 	st, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {

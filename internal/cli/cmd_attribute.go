@@ -34,7 +34,11 @@ func runAttribute(e *env, args []string) int {
 	}
 	defer st.Close()
 	t0 := time.Now()
-	ix, err := attribute.Load(e.ctx, st, attribute.Options{})
+	cache := ""
+	if p, err := resolveDB(*db); err == nil {
+		cache = p + ".calibration.json"
+	}
+	ix, err := attribute.Load(e.ctx, st, attribute.Options{CalibrationCache: cache})
 	if err != nil {
 		return fail(e, err)
 	}
