@@ -1,0 +1,547 @@
+package knowledge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/kinship-dev/kinship/internal/yardstick"
+)
+
+// The weights the assessment uses. docs/knowledge.md explains each; the
+// assessment prints them with every verdict.
+var (
+	// ReliabilityWeight maps an Admiralty source-reliability grade to the
+	// weight of the source's claims. Unknown weighs as F ("reliability
+	// cannot be judged").
+	ReliabilityWeight = map[string]float64{"A": 1.0, "B": 0.9, "C": 0.8, "D": 0.7, "E": 0.6, "F": 0.5, "": 0.5}
+	// SecondHandFactor multiplies the weight of a claim known only through
+	// someone else's report of it.
+	SecondHandFactor = 0.8
+	// PClampLo and PClampHi bound every claim's probability before it is
+	// turned into log-odds, so that no single "certain" or "impossible"
+	// outweighs everything else.
+	PClampLo, PClampHi = 0.02, 0.98
+	// SharedCodeReading is how kinship reads published shared code with a
+	// sample or family attributed elsewhere: ICD 203 "likely". Shared code
+	// shows shared authors or shared source, not who ran an operation; the
+	// reading is weakened by how sure the link to the other side is.
+	SharedCodeReading = Interpretation{Yardstick: YICD203, Term: "likely", Note: "shared code shows shared authors or shared source code, not identity"}
+)
+
+// Item is one piece of evidence for a candidate: a claim, or technical
+// evidence (a shares-code-with claim joined to a claim attributing the
+// other side).
+type Item struct {
+	Kind   string `json:"kind"` // "claim" or "technical"
+	Claim  Claim  `json:"claim"`
+	Link   *Claim `json:"link,omitempty"` // for technical evidence: the other side's attribution
+	Source Source `json:"source"`
+	// Range is the probability range read from the claim's term; P is the
+	// estimate used (the range's midpoint, or the technical formula).
+	Range     *Range  `json:"range,omitempty"`
+	P         float64 `json:"p"`
+	HasP      bool    `json:"has_p"`
+	NotPooled string  `json:"not_pooled,omitempty"` // why the item was not pooled
+}
+
+// Group is the evidence of one root source, counted once.
+type Group struct {
+	Root        Source  `json:"root"`
+	Used        Item    `json:"used"`
+	Reliability string  `json:"reliability"`
+	Weight      float64 `json:"weight"`
+	SecondHand  bool    `json:"second_hand"`
+	LogOdds     float64 `json:"log_odds"`
+	Others      []Item  `json:"others,omitempty"` // the group's other evidence, not pooled
+}
+
+// Dissent is evidence against or weaker than a verdict.
+type Dissent struct {
+	Kind    string   `json:"kind"` // "weaker", "caveat", "opinion", "no-probability"
+	Date    string   `json:"date"`
+	Source  Source   `json:"source"`
+	Text    string   `json:"text"`
+	Claim   *Claim   `json:"claim,omitempty"`
+	Opinion *Opinion `json:"opinion,omitempty"`
+}
+
+// Candidate is one attribution of the subject and the verdict on it.
+type Candidate struct {
+	Object  Entity    `json:"object"`
+	P       float64   `json:"p"`
+	LogOdds float64   `json:"log_odds"`
+	PHIA    string    `json:"phia"`
+	ICD203  string    `json:"icd203"`
+	Groups  []Group   `json:"groups"`
+	Dissent []Dissent `json:"dissent,omitempty"`
+	Support []Opinion `json:"support,omitempty"` // opinions agreeing with its evidence
+	// Chain holds the latest claims attributing the candidate itself
+	// (Lazarus Group → North Korea).
+	Chain []Claim `json:"chain,omitempty"`
+}
+
+// TimelineEntry is one dated statement about the subject.
+type TimelineEntry struct {
+	Date    string   `json:"date"`
+	Claim   *Claim   `json:"claim,omitempty"`
+	Opinion *Opinion `json:"opinion,omitempty"`
+	// Superseded marks a claim version a later version of it corrects.
+	Superseded bool `json:"superseded,omitempty"`
+}
+
+// ScopeEntry is an entity assessed with the subject and why.
+type ScopeEntry struct {
+	Entity Entity `json:"entity"`
+	Why    string `json:"why"`
+}
+
+// Assessment is the fused verdict on who is behind a subject.
+type Assessment struct {
+	Query      string            `json:"query"`
+	Subject    Entity            `json:"subject"`
+	MatchedBy  string            `json:"matched_by"` // "name" or "alias"
+	Scope      []ScopeEntry      `json:"scope,omitempty"`
+	Candidates []Candidate       `json:"candidates"`
+	Timeline   []TimelineEntry   `json:"timeline"`
+	Names      map[string]string `json:"names"` // entity and source keys to display names
+	Sources    map[string]Source `json:"-"`
+}
+
+// ErrAmbiguous is returned when a name resolves to several entities with
+// equal right (two own names, or only aliases shared by several).
+var ErrAmbiguous = errors.New("ambiguous name")
+
+// Resolve finds the one entity a name means: an entity key is exact; an
+// entity's own name beats aliases; several entities at the same level are ambiguous and never
+// merged.
+func (kb *KB) Resolve(ctx context.Context, name string) (Match, error) {
+	// An entity key names one entity exactly.
+	if e, err := kb.Entity(ctx, name); err == nil {
+		return Match{Entity: e, By: "key"}, nil
+	}
+	ms, err := kb.Find(ctx, name)
+	if err != nil {
+		return Match{}, err
+	}
+	if len(ms) == 0 {
+		return Match{}, fmt.Errorf("%q: %w", name, ErrNotFound)
+	}
+	var own []Match
+	for _, m := range ms {
+		if m.By == "name" {
+			own = append(own, m)
+		}
+	}
+	if len(own) == 1 {
+		return own[0], nil
+	}
+	if len(own) == 0 && len(ms) == 1 {
+		return ms[0], nil
+	}
+	list := own
+	if len(list) == 0 {
+		list = ms
+	}
+	var names []string
+	for _, m := range list {
+		names = append(names, fmt.Sprintf("%s (%s %s)", m.Entity.Name, m.Entity.Kind, m.Entity.Key))
+	}
+	return Match{}, fmt.Errorf("%q: %w: it names %s", name, ErrAmbiguous, strings.Join(names, "; "))
+}
+
+// Assess fuses what the knowledge base holds about name (a name or alias
+// of a family, campaign, actor or sample) into a verdict per candidate
+// attribution.
+func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
+	m, err := kb.Resolve(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	a := &Assessment{Query: name, Subject: m.Entity, MatchedBy: m.By, Names: map[string]string{}}
+	if a.Sources, err = kb.Sources(ctx); err != nil {
+		return nil, err
+	}
+	ents := map[string]Entity{m.Entity.Key: m.Entity}
+	entity := func(key string) (Entity, error) {
+		if e, ok := ents[key]; ok {
+			return e, nil
+		}
+		e, err := kb.Entity(ctx, key)
+		if err != nil {
+			return e, err
+		}
+		ents[key] = e
+		return e, nil
+	}
+
+	// Scope: the subject, the campaigns that use it or the families it
+	// uses, and the samples of those families, two links deep.
+	inScope := map[string]bool{m.Entity.Key: true}
+	frontier := []string{m.Entity.Key}
+	for depth := 0; depth < 2 && len(frontier) > 0; depth++ {
+		cs, err := kb.Claims(ctx, frontier...)
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for _, c := range latest(cs) {
+			if c.Relation != RelUses && c.Relation != RelSampleOf {
+				continue
+			}
+			for _, pair := range [][2]string{{c.Subject, c.Object}, {c.Object, c.Subject}} {
+				if !slices.Contains(frontier, pair[0]) || inScope[pair[1]] {
+					continue
+				}
+				e, err := entity(pair[1])
+				if err != nil {
+					return nil, err
+				}
+				if e.Kind != KindFamily && e.Kind != KindCampaign && e.Kind != KindSample {
+					continue
+				}
+				inScope[pair[1]] = true
+				next = append(next, pair[1])
+				why := fmt.Sprintf("%s %s %s", c.Subject, c.Relation, c.Object)
+				a.Scope = append(a.Scope, ScopeEntry{Entity: e, Why: why})
+			}
+		}
+		frontier = next
+	}
+	scopeKeys := make([]string, 0, len(inScope))
+	for k := range inScope {
+		scopeKeys = append(scopeKeys, k)
+	}
+	slices.Sort(scopeKeys)
+	all, err := kb.Claims(ctx, scopeKeys...)
+	if err != nil {
+		return nil, err
+	}
+	timeline := slices.Clone(all)
+
+	items := map[string][]Item{} // by candidate key
+	var order []string
+	addItem := func(obj string, it Item) {
+		if _, ok := items[obj]; !ok {
+			order = append(order, obj)
+		}
+		items[obj] = append(items[obj], it)
+	}
+	for _, c := range latest(all) {
+		switch {
+		case IsAttribution(c.Relation) && inScope[c.Subject] && !inScope[c.Object]:
+			it := kb.claimItem(a, c)
+			addItem(c.Object, it)
+		case c.Relation == RelSharesCodeWith && (inScope[c.Subject] != inScope[c.Object]):
+			other := c.Object
+			if inScope[c.Object] {
+				other = c.Subject
+			}
+			links, extra, err := kb.links(ctx, other)
+			if err != nil {
+				return nil, err
+			}
+			timeline = append(timeline, extra...)
+			for _, l := range links {
+				it := kb.technicalItem(a, c, l)
+				addItem(l.Object, it)
+			}
+		}
+	}
+
+	for _, obj := range order {
+		e, err := entity(obj)
+		if err != nil {
+			return nil, err
+		}
+		cand, err := kb.fuse(ctx, a, e, items[obj])
+		if err != nil {
+			return nil, err
+		}
+		a.Candidates = append(a.Candidates, cand)
+	}
+	slices.SortStableFunc(a.Candidates, func(x, y Candidate) int {
+		switch {
+		case x.P > y.P:
+			return -1
+		case x.P < y.P:
+			return 1
+		}
+		return strings.Compare(x.Object.Name, y.Object.Name)
+	})
+	for _, c := range a.Candidates {
+		for i := range c.Chain {
+			timeline = append(timeline, c.Chain[i])
+		}
+	}
+
+	// Timeline: every version of every claim in scope, and every opinion
+	// on them, by date.
+	seen := map[string]bool{}
+	latestV := map[string]int{}
+	for _, c := range timeline {
+		latestV[c.ID] = max(latestV[c.ID], c.Version)
+	}
+	var ids []string
+	for _, c := range timeline {
+		k := fmt.Sprintf("%s#%d", c.ID, c.Version)
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		c := c
+		a.Timeline = append(a.Timeline, TimelineEntry{Date: c.Date, Claim: &c, Superseded: c.Version < latestV[c.ID]})
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
+		}
+	}
+	ops, err := kb.Opinions(ctx, ids...)
+	if err != nil {
+		return nil, err
+	}
+	for i := range ops {
+		a.Timeline = append(a.Timeline, TimelineEntry{Date: ops[i].Date, Opinion: &ops[i]})
+	}
+	slices.SortStableFunc(a.Timeline, func(x, y TimelineEntry) int {
+		if c := strings.Compare(x.Date, y.Date); c != 0 {
+			return c
+		}
+		return strings.Compare(x.id(), y.id())
+	})
+	// Names for display.
+	for _, t := range a.Timeline {
+		var keys []string
+		if t.Claim != nil {
+			keys = []string{t.Claim.Subject, t.Claim.Object}
+		}
+		for _, k := range keys {
+			if _, ok := a.Names[k]; !ok {
+				e, err := entity(k)
+				if err != nil {
+					return nil, err
+				}
+				a.Names[k] = e.Name
+			}
+		}
+	}
+	for k, s := range a.Sources {
+		a.Names[k] = s.Name
+	}
+	return a, nil
+}
+
+func (t TimelineEntry) id() string {
+	if t.Claim != nil {
+		return fmt.Sprintf("c:%s#%04d", t.Claim.ID, t.Claim.Version)
+	}
+	return "o:" + t.Opinion.ID
+}
+
+// latest keeps the highest version of each claim.
+func latest(cs []Claim) []Claim {
+	best := map[string]int{}
+	for i, c := range cs {
+		if j, ok := best[c.ID]; !ok || cs[j].Version < c.Version {
+			best[c.ID] = i
+		}
+	}
+	var out []Claim
+	for i, c := range cs {
+		if best[c.ID] == i {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// links returns the latest attribution claims of key, and, when key is a
+// sample, of the families it is a sample of; extra is every claim read.
+func (kb *KB) links(ctx context.Context, key string) (links, extra []Claim, err error) {
+	cs, err := kb.Claims(ctx, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	extra = append(extra, cs...)
+	var fams []string
+	for _, c := range latest(cs) {
+		switch {
+		case c.Subject == key && IsAttribution(c.Relation):
+			links = append(links, c)
+		case c.Subject == key && c.Relation == RelSampleOf:
+			fams = append(fams, c.Object)
+		}
+	}
+	for _, f := range fams {
+		fc, err := kb.Claims(ctx, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, c := range latest(fc) {
+			if c.Subject == f && IsAttribution(c.Relation) {
+				links = append(links, c)
+				extra = append(extra, c)
+			}
+		}
+	}
+	return links, extra, nil
+}
+
+func clampP(p float64) float64 { return min(max(p, PClampLo), PClampHi) }
+
+func logit(p float64) float64 { return math.Log(p / (1 - p)) }
+
+func (kb *KB) claimItem(a *Assessment, c Claim) Item {
+	it := Item{Kind: "claim", Claim: c, Source: a.Sources[c.Source]}
+	r, err := TermRange(c.Yardstick, c.NativeTerm, c.Interpretation)
+	if err != nil {
+		it.NotPooled = "states no probability"
+		return it
+	}
+	it.Range, it.P, it.HasP = &r, clampP(r.Mid()), true
+	return it
+}
+
+func (kb *KB) technicalItem(a *Assessment, overlap, link Claim) Item {
+	it := Item{Kind: "technical", Claim: overlap, Source: a.Sources[overlap.Source]}
+	l := link
+	it.Link = &l
+	lr, err := TermRange(link.Yardstick, link.NativeTerm, link.Interpretation)
+	if err != nil {
+		it.NotPooled = "the link to the other side states no probability"
+		return it
+	}
+	r, _ := TermRange(SharedCodeReading.Yardstick, SharedCodeReading.Term, nil)
+	q := clampP(lr.Mid())
+	it.Range = &r
+	it.P, it.HasP = clampP(r.Mid()*q+0.5*(1-q)), true
+	return it
+}
+
+// root follows a source's parents to its root.
+func root(srcs map[string]Source, key string) Source {
+	s := srcs[key]
+	for i := 0; s.Parent != "" && i < 64; i++ {
+		p, ok := srcs[s.Parent]
+		if !ok {
+			break
+		}
+		s = p
+	}
+	return s
+}
+
+// fuse groups a candidate's evidence by root source, keeps the latest (then
+// strongest) item of each group, weighs it and pools the log-odds.
+func (kb *KB) fuse(ctx context.Context, a *Assessment, obj Entity, its []Item) (Candidate, error) {
+	c := Candidate{Object: obj}
+	byRoot := map[string][]Item{}
+	var roots []string
+	for _, it := range its {
+		r := root(a.Sources, it.Claim.Source).Key
+		if _, ok := byRoot[r]; !ok {
+			roots = append(roots, r)
+		}
+		byRoot[r] = append(byRoot[r], it)
+	}
+	var sw, swl float64
+	for _, r := range roots {
+		g := byRoot[r]
+		slices.SortStableFunc(g, func(x, y Item) int {
+			if x.HasP != y.HasP {
+				if x.HasP {
+					return -1
+				}
+				return 1
+			}
+			if c := strings.Compare(y.Claim.Date, x.Claim.Date); c != 0 {
+				return c
+			}
+			switch {
+			case x.P > y.P:
+				return -1
+			case x.P < y.P:
+				return 1
+			}
+			return strings.Compare(x.Claim.ID, y.Claim.ID)
+		})
+		used := g[0]
+		grp := Group{Root: a.Sources[r], Used: used, Reliability: used.Source.Reliability}
+		for _, o := range g[1:] {
+			if o.NotPooled == "" {
+				o.NotPooled = "same root source as the evidence used; counted once"
+			}
+			grp.Others = append(grp.Others, o)
+		}
+		if !used.HasP {
+			for _, o := range g {
+				c.Dissent = append(c.Dissent, Dissent{Kind: "no-probability", Date: o.Claim.Date, Source: o.Source, Text: o.NotPooled, Claim: &o.Claim})
+			}
+			continue
+		}
+		grp.SecondHand = used.Claim.ReportedBy != ""
+		grp.Weight = ReliabilityWeight[used.Source.Reliability]
+		if grp.SecondHand {
+			grp.Weight *= SecondHandFactor
+		}
+		grp.LogOdds = logit(used.P)
+		sw += grp.Weight
+		swl += grp.Weight * grp.LogOdds
+		c.Groups = append(c.Groups, grp)
+	}
+	if sw > 0 {
+		c.LogOdds = swl / sw
+		c.P = 1 / (1 + math.Exp(-c.LogOdds))
+	} else {
+		c.P = 0.5
+	}
+	c.PHIA = yardstick.Word(yardstick.PHIA, c.P)
+	c.ICD203 = yardstick.Word(yardstick.ICD203, c.P)
+
+	// Dissent: pooled evidence weaker than the verdict, caveats, and
+	// opinions that disagree with any evidence used.
+	var ids []string
+	for _, g := range c.Groups {
+		it := g.Used
+		if it.P < c.P && it.Kind == "claim" {
+			cl := it.Claim
+			c.Dissent = append(c.Dissent, Dissent{Kind: "weaker", Date: cl.Date, Source: it.Source, Claim: &cl,
+				Text: fmt.Sprintf("%.2f, below the verdict", it.P)})
+		}
+		for _, x := range append([]Item{it}, g.Others...) {
+			if x.Claim.Caveat != "" {
+				cl := x.Claim
+				c.Dissent = append(c.Dissent, Dissent{Kind: "caveat", Date: cl.Date, Source: x.Source, Claim: &cl, Text: cl.Caveat})
+			}
+			ids = append(ids, x.Claim.ID)
+		}
+	}
+	ops, err := kb.Opinions(ctx, ids...)
+	if err != nil {
+		return c, err
+	}
+	for i := range ops {
+		o := ops[i]
+		switch o.Opinion {
+		case "disagree", "strongly-disagree":
+			c.Dissent = append(c.Dissent, Dissent{Kind: "opinion", Date: o.Date, Source: a.Sources[o.Source], Opinion: &o, Text: o.Quote})
+		case "agree", "strongly-agree":
+			c.Support = append(c.Support, o)
+		}
+	}
+	slices.SortStableFunc(c.Dissent, func(x, y Dissent) int { return strings.Compare(x.Date, y.Date) })
+	slices.SortStableFunc(c.Support, func(x, y Opinion) int { return strings.Compare(x.Date, y.Date) })
+
+	chain, err := kb.Claims(ctx, obj.Key)
+	if err != nil {
+		return c, err
+	}
+	for _, cl := range latest(chain) {
+		if cl.Subject == obj.Key && IsAttribution(cl.Relation) {
+			c.Chain = append(c.Chain, cl)
+		}
+	}
+	return c, nil
+}
