@@ -102,7 +102,8 @@ func (ix *Index) trialsFor(si int, famCount, actCount []int, sc *scratch) (ft, a
 	// Leave this sample out.
 	excl := make([]bool, n)
 	excl[si] = true
-	r := ix.score(rs.funcs, excl, false, sc)
+	pre := ix.matchAll(rs.funcs, sc)
+	r := ix.score(rs.funcs, excl, false, sc, pre)
 	for f := range ix.families {
 		pos := int32(f) == rs.fam
 		if pos && famCount[f] < 2 {
@@ -123,7 +124,7 @@ func (ix *Index) trialsFor(si int, famCount, actCount []int, sc *scratch) (ft, a
 		for j := range ix.samples {
 			excl[j] = ix.samples[j].fam == rs.fam
 		}
-		r := ix.score(rs.funcs, excl, false, sc)
+		r := ix.score(rs.funcs, excl, false, sc, pre)
 		for f := range ix.families {
 			if int32(f) != rs.fam {
 				ft = append(ft, trial{feat(r.famE[f], r.total), false})
@@ -145,7 +146,7 @@ func (ix *Index) trialsFor(si int, famCount, actCount []int, sc *scratch) (ft, a
 		for j := range ix.samples {
 			excl[j] = ix.samples[j].act == rs.act
 		}
-		r := ix.score(rs.funcs, excl, false, sc)
+		r := ix.score(rs.funcs, excl, false, sc, pre)
 		for a := range ix.actors {
 			if int32(a) != rs.act {
 				at = append(at, trial{feat(r.actE[a], r.total), false})

@@ -265,7 +265,16 @@ func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 	keys := sketch.BandKeys(&f.MinHash)
 	for b, k := range keys {
 		bd := &ix.bands[b]
-		lo := sort.Search(len(bd.keys), func(i int) bool { return bd.keys[i] >= k })
+		lo, n := 0, len(bd.keys)
+		for n > 0 { // lower bound, without sort.Search's closure call per step
+			half := n / 2
+			if bd.keys[lo+half] < k {
+				lo += half + 1
+				n -= half + 1
+			} else {
+				n = half
+			}
+		}
 		hi := lo
 		for hi < len(bd.keys) && bd.keys[hi] == k {
 			hi++

@@ -75,7 +75,11 @@ type scores struct {
 
 // score matches a query's functions against the index, ignoring the
 // samples marked in excluded (used by leave-one-out calibration).
-func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc *scratch) *scores {
+//
+// pre, when not nil, holds the lookups of each function from matchAll, so
+// that calibration looks a reference up once and scores it under several
+// exclusions.
+func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc *scratch, pre [][]match) *scores {
 	r := &scores{
 		famE: make([]float64, len(ix.families)),
 		famN: make([]int, len(ix.families)),
@@ -115,8 +119,14 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 		clear(sampleSeen)
 		common := false
 		refWO := 0.0 // the most a matched reference says its copy counts
+		var ms []match
+		if pre != nil {
+			ms = pre[qi]
+		} else {
+			ms = ix.lookup(f, sc)
+		}
 	matches:
-		for _, m := range ix.lookup(f, sc) {
+		for _, m := range ms {
 			for _, o := range ix.clusters[m.cluster].occ {
 				if excluded != nil && excluded[o.sample] {
 					continue
@@ -219,4 +229,19 @@ func feat(e, total float64) features {
 		f.share = e / total
 	}
 	return f
+}
+
+// matchAll looks up every function that score would look up.
+func (ix *Index) matchAll(funcs []model.Function, sc *scratch) [][]match {
+	out := make([][]match, len(funcs))
+	for qi := range funcs {
+		f := &funcs[qi]
+		if f.Instrs < ix.opts.MinInstrs || OriginWeight(f.Origin) == 0 {
+			continue
+		}
+		if ms := ix.lookup(f, sc); len(ms) > 0 {
+			out[qi] = append([]match(nil), ms...)
+		}
+	}
+	return out
 }

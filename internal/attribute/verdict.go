@@ -30,7 +30,7 @@ func (ix *Index) Attribute(s model.Sample, funcs []model.Function, excludeSelf b
 		}
 	}
 	sc := ix.newScratch()
-	r := ix.score(funcs, excl, true, sc)
+	r := ix.score(funcs, excl, true, sc, nil)
 	v := model.Verdict{Sample: s, Share: r.share, Calibrated: ix.model.Source}
 
 	for f, name := range ix.families {
