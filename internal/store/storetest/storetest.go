@@ -20,6 +20,12 @@
 //   - Every "not there" error wraps model.ErrNotFound.
 //   - StoreStats.Labelled, Families and Actors count samples with a family
 //     or an actor; a Source alone does not make a sample labelled.
+//   - Strings read from binaries and file systems (the sample's Name and
+//     Program, function names and imports) survive byte for byte, NUL and
+//     invalid UTF-8 included; an import name containing U+001F is refused
+//     with an error naming the sample.
+//   - A reader never sees a sample whose functions differ in number from
+//     its Stats.Functions, whatever writers and deleters do meanwhile.
 package storetest
 
 import (
@@ -29,6 +35,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +67,10 @@ func Run(t *testing.T, open func(t *testing.T) model.Store) {
 		{"Concurrent", testConcurrent},
 		{"Large", testLarge},
 		{"Cancel", testCancel},
+		{"HostileStrings", testHostileStrings},
+		{"LabelsAndCommonIndependent", testLabelsAndCommonIndependent},
+		{"ReadersSeeWholeSamples", testReadersSeeWholeSamples},
+		{"PutDeleteRace", testPutDeleteRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -780,4 +791,165 @@ func testCancel(t *testing.T, st model.Store) {
 	if stats.Samples != len(samples) || stats.Functions != int64(len(samples)*cancelFns) {
 		t.Errorf("Stats after cancellations = %d samples, %d functions", stats.Samples, stats.Functions)
 	}
+}
+
+func testHostileStrings(t *testing.T, st model.Store) {
+	ctx := context.Background()
+	s, fns := MakeSample(16, 3)
+	s.Name = "nul\x00in\xff\xfename.exe"
+	s.Program = "prog\x00\xc3"
+	fns[0].Name = "nul\x00inside\xff\xfe"
+	fns[0].Imports = []string{"\x00", "bad\xc3utf8", ""}
+	fns[1].Name = "\u202eevil·func"
+	put(t, st, s, fns)
+	checkSample(t, st, s)
+	checkFunctions(t, st, s.SHA256, fns)
+
+	s2, fns2 := MakeSample(17, 2)
+	fns2[1].Imports = []string{"a\x1fb"}
+	if _, err := st.PutSample(ctx, s2, fns2); err == nil || !strings.Contains(err.Error(), s2.SHA256) {
+		t.Errorf("import with U+001F: err = %v, want an error naming the sample", err)
+	}
+	if _, err := st.GetSample(ctx, s2.SHA256); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("a refused sample was stored (GetSample err = %v)", err)
+	}
+}
+
+func testLabelsAndCommonIndependent(t *testing.T, st model.Store) {
+	ctx := context.Background()
+	s, fns := MakeSample(18, 20)
+	put(t, st, s, fns)
+	if err := st.SetCommon(ctx, s.SHA256, true); err != nil {
+		t.Fatal(err)
+	}
+	l := model.Labels{Family: "ünïcödé family", Actor: "APT-∞", Source: "tab\tand\nnewline"}
+	if err := st.SetLabels(ctx, s.SHA256, l); err != nil {
+		t.Fatal(err)
+	}
+	s.Common, s.Labels = true, l
+	checkSample(t, st, s)
+	// Setting the same values again is not an error and changes nothing.
+	if err := st.SetLabels(ctx, s.SHA256, l); err != nil {
+		t.Errorf("SetLabels to the same labels: %v", err)
+	}
+	if err := st.SetCommon(ctx, s.SHA256, true); err != nil {
+		t.Errorf("SetCommon to the same value: %v", err)
+	}
+	checkSample(t, st, s)
+	checkFunctions(t, st, s.SHA256, fns)
+}
+
+// checkWhole reads every sample and its functions and reports any whose
+// function count differs from Stats.Functions. A sample deleted between
+// the two reads is fine; a partial one is not.
+func checkWhole(ctx context.Context, st model.Store) (int, error) {
+	all, err := st.Samples(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, s := range all {
+		fns, err := st.Functions(ctx, s.SHA256)
+		if errors.Is(err, model.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return 0, err
+		}
+		if len(fns) != s.Stats.Functions {
+			return 0, fmt.Errorf("sample %s: read %d functions, Stats.Functions is %d", s.SHA256, len(fns), s.Stats.Functions)
+		}
+	}
+	return len(all), nil
+}
+
+func testReadersSeeWholeSamples(t *testing.T, st model.Store) {
+	ctx := context.Background()
+	const writers, each, nfn = 3, 4, 4000
+	done := make(chan struct{})
+	var readerErr error
+	reads := 0
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := checkWhole(ctx, st); err != nil {
+				readerErr = err
+				return
+			}
+			reads++
+		}
+	}()
+	var wg sync.WaitGroup
+	errs := make([]error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				s, fns := MakeSample(uint64(3000+w*each+i), nfn+i)
+				if _, err := st.PutSample(ctx, s, fns); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	rwg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	if readerErr != nil {
+		t.Fatalf("reader during ingest: %v", readerErr)
+	}
+	if n, err := checkWhole(ctx, st); err != nil || n != writers*each {
+		t.Fatalf("after ingest: %d samples, %v; want %d", n, err, writers*each)
+	}
+	t.Logf("%d full reads during ingest", reads)
+}
+
+func testPutDeleteRace(t *testing.T, st model.Store) {
+	ctx := context.Background()
+	s, fns := MakeSample(19, 2000)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				var err error
+				if (g+i)%2 == 0 {
+					_, err = st.PutSample(ctx, s, fns)
+				} else if err = st.DeleteSample(ctx, s.SHA256); errors.Is(err, model.ErrNotFound) {
+					err = nil
+				}
+				if err == nil {
+					_, err = checkWhole(ctx, st)
+				}
+				if err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the interleaving, the sample is whole or absent, and can be
+	// stored.
+	if _, err := st.PutSample(ctx, s, fns); err != nil {
+		t.Fatal(err)
+	}
+	checkSample(t, st, s)
+	checkFunctions(t, st, s.SHA256, fns)
 }
