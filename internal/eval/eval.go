@@ -228,7 +228,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		out := Outcome{RelPath: r.RelPath, Role: r.Role, Format: r.Format, TruthFamily: truth(r.Family, r.Role), TruthActor: truth(r.Actor, r.Role), Baselines: map[string]Answer{}}
+		out := Outcome{RelPath: r.RelPath, Role: r.Role, Format: r.Format, TruthFamily: familyTruth(r), TruthActor: truth(r.Actor, r.Role), Baselines: map[string]Answer{}}
 		b, err := analyze.ReadFile(filepath.Join(data, r.RelPath), 1<<30)
 		if err != nil {
 			out.Error = err.Error()
@@ -290,10 +290,20 @@ func truth(label, role string) string {
 	case RoleUnknown:
 		return model.Unknown
 	}
+
 	if label == "" {
 		return model.Unknown
 	}
 	return label
+}
+
+// familyTruth is the right family: an actor_only binary is a program the
+// references do not hold, so its right family answer is unknown.
+func familyTruth(r Row) string {
+	if r.Role == RoleActorOnly {
+		return model.Unknown
+	}
+	return truth(r.Family, r.Role)
 }
 
 func grade(a *Answer, fam, act string) {
