@@ -69,6 +69,7 @@ type refSample struct {
 type occ struct {
 	sample int32
 	fn     int32
+	ow     float32 // OriginWeight of the reference's copy, kept here so scoring never touches the function itself
 }
 
 // cluster is one distinct normalised function (one exact hash) and every
@@ -181,7 +182,7 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 				ix.exact[f.Exact] = id
 				ix.clusters = append(ix.clusters, cluster{sig: f.MinHash, instrs: f.Instrs})
 			}
-			ix.clusters[id].occ = append(ix.clusters[id].occ, occ{int32(si), int32(fi)})
+			ix.clusters[id].occ = append(ix.clusters[id].occ, occ{int32(si), int32(fi), float32(OriginWeight(f.Origin))})
 		}
 	}
 	for b := range ix.bands {

@@ -136,7 +136,7 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 					common = true
 					break matches
 				}
-				if ow := OriginWeight(rs.funcs[o.fn].Origin); ow > refWO {
+				if ow := float64(o.ow); ow > refWO {
 					refWO = ow
 				}
 				if detail && m.sim > sampleSeen[o.sample] {
@@ -155,6 +155,11 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 					h := &actSim[rs.act]
 					if h.sim == 0 {
 						actTouched = append(actTouched, rs.act)
+						if len(actTouched) >= 2 {
+							// Code under two actors is common whatever
+							// else matches: stop looking.
+							break matches
+						}
 					}
 					if m.sim > h.sim {
 						*h = hit{m.sim, o.sample, o.fn}

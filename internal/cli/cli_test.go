@@ -25,6 +25,7 @@ func run(t *testing.T, args ...string) (string, string, int) {
 var scrubRe = []*regexp.Regexp{
 	regexp.MustCompile(`in [0-9.]+s(, [0-9.]+ MB/s, [0-9]+ functions/s)?`),
 	regexp.MustCompile(`/tmp/[^\s]+`),
+	regexp.MustCompile(`else [^\s]+kinship\.db`), // the default store path depends on $HOME
 }
 
 func scrub(s string) string {
