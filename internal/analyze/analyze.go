@@ -20,6 +20,7 @@ import (
 	"github.com/kinship-dev/kinship/internal/binfmt"
 	"github.com/kinship-dev/kinship/internal/disasm"
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/srcpath"
 	"github.com/kinship-dev/kinship/internal/ssdeep"
 	"github.com/kinship-dev/kinship/internal/tlsh"
 )
@@ -127,9 +128,22 @@ func Bytes(data []byte, name string, opts Options) (*Result, error) {
 		res.Sample.Stats.CodeBytes = f.CodeBytes()
 		return res, nil
 	}
-	d, err := disasm.Analyze(f, opts.Disasm)
+	dopts := opts.Disasm
+	dopts.DataRefs = f.Go == nil
+	d, err := disasm.Analyze(f, dopts)
 	if err != nil {
 		return nil, fmt.Errorf("sample %s: %w", shortHash(h.SHA256), err)
+	}
+	if f.Go == nil {
+		// Without pclntab, the source paths the binary carries (Rust
+		// panic locations, C assertions) are what says which code is
+		// library code.
+		sp := srcpath.Scan(f, d.DataRefs)
+		sp.Apply(d.Funcs)
+		if res.Sample.Language == "" {
+			res.Sample.Language = sp.Language
+		}
+		d.DataRefs = nil
 	}
 	res.Functions = d.Funcs
 	res.Disasm = d

@@ -35,6 +35,12 @@ var defaultLogit = Logit{B0: -4, B1: 16, B2: 0.5}
 
 const minTrials = 3
 
+// DefaultModel is the conservative model calibration falls back on, for
+// callers that fix the model rather than fit it (Options.Model).
+func DefaultModel() Model {
+	return Model{Family: defaultLogit, Actor: defaultLogit, Source: "family: default model (not calibrated), actor: default model (not calibrated)"}
+}
+
 type trial struct {
 	x   features
 	pos bool

@@ -31,12 +31,17 @@ type Options struct {
 	MaxBucket int
 	// MaxEvidence is how many function matches a verdict lists.
 	MaxEvidence int
-	// Workers for calibration; default 2.
+	// Workers for building the index, calibration and the lookups of one
+	// large query; default 2.
 	Workers int
 	// CalibrationCache, when set, is a file holding the fitted model keyed
 	// by a fingerprint of the collection, so that calibration runs once per
 	// change of the collection rather than once per command.
 	CalibrationCache string
+	// Model, when set, is used as given and calibration is skipped: for
+	// measurements of the index itself (kinship bench), where fitting on
+	// synthetic references would take long and mean nothing.
+	Model *Model
 }
 
 func (o Options) withDefaults() Options {
@@ -72,14 +77,6 @@ type occ struct {
 	ow     float32 // OriginWeight of the reference's copy, kept here so scoring never touches the function itself
 }
 
-// cluster is one distinct normalised function (one exact hash) and every
-// place it occurs.
-type cluster struct {
-	sig    sketch.Signature
-	instrs uint32
-	occ    []occ
-}
-
 type band struct {
 	keys []uint64
 	ids  []int32
@@ -92,7 +89,14 @@ type Index struct {
 	families []string
 	famActor []int32 // actor of each family (-1 if mixed or none)
 	actors   []string
-	clusters []cluster
+	// A cluster is one distinct normalised function (one exact hash).
+	// rep[c] is its first occurrence, whose MinHash stands for it; all its
+	// occurrences are occs[occStart[c]:occStart[c+1]]. Flat arrays rather
+	// than a signature copy and a slice per cluster: at ten million
+	// functions those cost more than the rest of the index.
+	rep      []occ
+	occStart []int32
+	occs     []occ
 	progs    []programs // per family
 	exact    map[uint64]int32
 	bands    [sketch.Bands]band
@@ -120,6 +124,10 @@ func Load(ctx context.Context, st model.Store, opts Options) (*Index, error) {
 		fns, err := st.Functions(ctx, s.SHA256)
 		if err != nil {
 			return nil, fmt.Errorf("load %s: %w", s.SHA256, err)
+		}
+		// Attribution never reads them; the index keeps the functions.
+		for i := range fns {
+			fns[i].Consts, fns[i].Imports = nil, nil
 		}
 		refs = append(refs, model.SampleFunctions{Sample: s, Functions: fns})
 	}
@@ -170,38 +178,13 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 			ix.famActor[rs.fam] = -1
 		}
 	}
-	for si, rs := range ix.samples {
-		for fi := range rs.funcs {
-			f := &rs.funcs[fi]
-			if f.Instrs < opts.MinInstrs {
-				continue
-			}
-			id, ok := ix.exact[f.Exact]
-			if !ok {
-				id = int32(len(ix.clusters))
-				ix.exact[f.Exact] = id
-				ix.clusters = append(ix.clusters, cluster{sig: f.MinHash, instrs: f.Instrs})
-			}
-			ix.clusters[id].occ = append(ix.clusters[id].occ, occ{int32(si), int32(fi), float32(OriginWeight(f.Origin))})
-		}
-	}
-	for b := range ix.bands {
-		ix.bands[b].keys = make([]uint64, 0, len(ix.clusters))
-		ix.bands[b].ids = make([]int32, 0, len(ix.clusters))
-	}
-	for id := range ix.clusters {
-		keys := sketch.BandKeys(&ix.clusters[id].sig)
-		for b, k := range keys {
-			ix.bands[b].keys = append(ix.bands[b].keys, k)
-			ix.bands[b].ids = append(ix.bands[b].ids, int32(id))
-		}
-	}
-	for b := range ix.bands {
-		sort.Sort(bandSort{&ix.bands[b]})
-	}
+	ix.buildClusters()
+	ix.buildBands()
 	ix.buildPrograms()
 	fp := ix.fingerprint()
-	if m, ok := loadModel(opts.CalibrationCache, fp); ok {
+	if opts.Model != nil {
+		ix.model = *opts.Model
+	} else if m, ok := loadModel(opts.CalibrationCache, fp); ok {
 		ix.model = m
 	} else {
 		ix.model = ix.calibrate()
@@ -210,23 +193,9 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 	return ix
 }
 
-type bandSort struct{ *band }
-
-func (s bandSort) Len() int { return len(s.keys) }
-func (s bandSort) Less(i, j int) bool {
-	if s.keys[i] != s.keys[j] {
-		return s.keys[i] < s.keys[j]
-	}
-	return s.ids[i] < s.ids[j]
-}
-func (s bandSort) Swap(i, j int) {
-	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
-	s.ids[i], s.ids[j] = s.ids[j], s.ids[i]
-}
-
 // Sizes reports what the index holds.
 func (ix *Index) Sizes() (samples, families, actors, clusters int) {
-	return len(ix.samples), len(ix.families), len(ix.actors), len(ix.clusters)
+	return len(ix.samples), len(ix.families), len(ix.actors), len(ix.rep)
 }
 
 // Model returns the calibration model in use.
@@ -240,27 +209,24 @@ type match struct {
 
 // scratch is per-goroutine state for lookups.
 type scratch struct {
-	stamp []uint32
-	gen   uint32
-	out   []match
+	seen idSet
+	out  []match
 }
 
-func (ix *Index) newScratch() *scratch {
-	return &scratch{stamp: make([]uint32, len(ix.clusters))}
+func (ix *Index) newScratch() *scratch { return &scratch{} }
+
+// sig is the signature of cluster id.
+func (ix *Index) sig(id int32) *sketch.Signature {
+	o := ix.rep[id]
+	return &ix.samples[o.sample].funcs[o.fn].MinHash
 }
 
 // lookup returns the clusters similar to f, exact match first.
 func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 	sc.out = sc.out[:0]
-	sc.gen++
-	if sc.gen == 0 { // wrapped: clear stamps
-		for i := range sc.stamp {
-			sc.stamp[i] = 0
-		}
-		sc.gen = 1
-	}
+	sc.seen.reset()
 	if id, ok := ix.exact[f.Exact]; ok {
-		sc.stamp[id] = sc.gen
+		sc.seen.add(id)
 		sc.out = append(sc.out, match{id, 1})
 	}
 	keys := sketch.BandKeys(&f.MinHash)
@@ -284,11 +250,10 @@ func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 			continue
 		}
 		for _, id := range bd.ids[lo:hi] {
-			if sc.stamp[id] == sc.gen {
+			if !sc.seen.add(id) {
 				continue
 			}
-			sc.stamp[id] = sc.gen
-			if s := sketch.Similarity(&f.MinHash, &ix.clusters[id].sig); s >= ix.opts.MinSim {
+			if s := sketch.Similarity(&f.MinHash, ix.sig(id)); s >= ix.opts.MinSim {
 				sc.out = append(sc.out, match{id, s})
 			}
 		}

@@ -127,7 +127,7 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 		}
 	matches:
 		for _, m := range ms {
-			for _, o := range ix.clusters[m.cluster].occ {
+			for _, o := range ix.occs[ix.occStart[m.cluster]:ix.occStart[m.cluster+1]] {
 				if excluded != nil && excluded[o.sample] {
 					continue
 				}

@@ -29,8 +29,13 @@ func (ix *Index) Attribute(s model.Sample, funcs []model.Function, excludeSelf b
 			}
 		}
 	}
-	sc := ix.newScratch()
-	r := ix.score(funcs, excl, true, sc, nil)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	var pre [][]match
+	if ix.opts.Workers > 1 && len(funcs) >= parallelMin {
+		pre = ix.matchParallel(funcs)
+	}
+	r := ix.score(funcs, excl, true, sc, pre)
 	v := model.Verdict{Sample: s, Share: r.share, Calibrated: ix.model.Source}
 
 	for f, name := range ix.families {

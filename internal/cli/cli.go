@@ -50,6 +50,7 @@ func commands() []command {
 		{"info", "[--json] FILE...", "show what kinship sees in a file: format, imports, functions, coverage", runInfo},
 		{"label", "[--family F] [--actor A] [--source S] [--common=true|false] SHA256...", "change a stored sample's labels without re-ingesting", runLabel},
 		{"stats", "[--json]", "count what the collection holds", runStats},
+		{"check", "[--db PATH]", "verify the store: database integrity and that every sample holds all its functions", runCheck},
 		{"assess", "[--kb PATH] [--json] SUBJECT", "fuse what sources claim about who is behind a family, campaign or actor", runAssess},
 		{"knowledge", "SUBCOMMAND [--kb PATH] ...", "import-misp, import-stix, export-stix, claims, actors: the attribution knowledge base", runKnowledge},
 		{"eval", "[--data DIR] [--small] [--format pe|elf] [--json FILE] [--predictions FILE] MANIFEST.tsv", "measure attribution accuracy on a labelled manifest", runEval},

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/attribute"
+	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/report"
 )
@@ -82,7 +84,7 @@ func attributeOne(ix *attribute.Index, path string) (v model.Verdict) {
 			v = model.Verdict{Path: path, Error: fmt.Sprintf("%s: internal error: %v", path, p)}
 		}
 	}()
-	res, err := analyze.File(path, analyze.Options{})
+	res, err := ingest.AnalyzeFile(context.Background(), path, ingest.Limits{}, analyze.Options{})
 	if err != nil {
 		return model.Verdict{Path: path, Error: err.Error(), Family: model.Judgment{Name: model.Unknown}, Actor: model.Judgment{Name: model.Unknown}}
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/attribute"
+	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/report"
 )
 
@@ -24,11 +25,11 @@ func runCompare(e *env, args []string) int {
 	if len(paths) != 2 {
 		return usageErr(e, fs, "compare takes exactly two files")
 	}
-	ra, err := analyze.File(paths[0], analyze.Options{})
+	ra, err := ingest.AnalyzeFile(e.ctx, paths[0], ingest.Limits{}, analyze.Options{})
 	if err != nil {
 		return fail(e, err)
 	}
-	rb, err := analyze.File(paths[1], analyze.Options{})
+	rb, err := ingest.AnalyzeFile(e.ctx, paths[1], ingest.Limits{}, analyze.Options{})
 	if err != nil {
 		return fail(e, err)
 	}

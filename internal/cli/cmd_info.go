@@ -6,22 +6,23 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/binfmt"
+	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/report"
 )
 
 // infoJSON is the machine-readable form of `kinship info`.
 type infoJSON struct {
-	Path      string         `json:"path"`
-	Sample    model.Sample   `json:"sample"`
-	Sections  []sectionJSON  `json:"sections"`
-	Imports   int            `json:"imports"`
-	Exports   int            `json:"exports"`
-	Symbols   int            `json:"symbols"`
-	Hints     map[string]int `json:"function_starts_by_source"`
-	Go        *binfmt.GoInfo `json:"go,omitempty"`
-	Origins   map[string]int `json:"functions_by_origin"`
-	Coverage  float64        `json:"coverage"`
+	Path     string         `json:"path"`
+	Sample   model.Sample   `json:"sample"`
+	Sections []sectionJSON  `json:"sections"`
+	Imports  int            `json:"imports"`
+	Exports  int            `json:"exports"`
+	Symbols  int            `json:"symbols"`
+	Hints    map[string]int `json:"function_starts_by_source"`
+	Go       *binfmt.GoInfo `json:"go,omitempty"`
+	Origins  map[string]int `json:"functions_by_origin"`
+	Coverage float64        `json:"coverage"`
 }
 
 type sectionJSON struct {
@@ -47,7 +48,7 @@ func runInfo(e *env, args []string) int {
 	}
 	failed := 0
 	for _, p := range paths {
-		res, err := analyze.File(p, analyze.Options{})
+		res, err := ingest.AnalyzeFile(e.ctx, p, ingest.Limits{}, analyze.Options{})
 		if err != nil {
 			failed++
 			fmt.Fprintf(e.stderr, "kinship: %v\n", err)

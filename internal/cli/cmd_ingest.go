@@ -22,6 +22,8 @@ func runIngest(e *env, args []string) int {
 	labels := fs.String("labels", "", "TSV file of relpath<TAB>family<TAB>actor lines, relative to its folder")
 	workers := fs.Int("workers", 0, "files analysed at once (default: number of CPUs)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
+	var lim ingest.Limits
+	lim.AddFlags(fs)
 	paths, err := parse(fs, args)
 	if err != nil {
 		if isHelp(err) {
@@ -67,7 +69,7 @@ func runIngest(e *env, args []string) int {
 		bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("ingest"),
 			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 	}
-	sum := ingest.Run(e.ctx, st, items, ingest.Options{Workers: *workers, Logger: e.log}, func(r ingest.Result) {
+	sum := ingest.Run(e.ctx, st, items, ingest.Options{Workers: *workers, Logger: e.log, Limits: lim}, func(r ingest.Result) {
 		if bar != nil {
 			bar.Add(1)
 		}

@@ -344,7 +344,8 @@ func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64) insn {
 }
 
 // codeRef returns the address inst takes, when it takes one: lea reg,
-// [rip+x] (any address) or mov/push of an immediate that points into code.
+// [rip+x] (any address) or mov/push of an immediate that points into code
+// (or, with Options.DataRefs, into loaded data).
 // Callbacks, thread routines and window procedures are reached only this
 // way; lea targets also let jump tables be found when the compiler
 // hoisted the table address out of a loop. leaReg is 1+the register a lea
@@ -366,6 +367,12 @@ func (a *analyzer) codeRef(inst *x86asm.Inst, next uint64) (t uint64, leaReg uin
 		}
 	}
 	if t != 0 && a.secAt(t) != nil {
+		return t, 0
+	}
+	// 32-bit code passes data by absolute address (push offset x); kept
+	// only when asked for, so discovery sees exactly what it did before
+	// (a target outside code never becomes a start).
+	if t != 0 && a.opts.DataRefs && sectionIn(a.data, t) != nil {
 		return t, 0
 	}
 	return 0, 0

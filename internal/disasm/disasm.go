@@ -23,6 +23,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/kinship-dev/kinship/internal/binfmt"
 	"github.com/kinship-dev/kinship/internal/model"
@@ -34,6 +35,13 @@ type Options struct {
 	MaxFuncInstrs int // per function, default 100_000
 	MaxFuncs      int // default 2_000_000
 	Workers       int // goroutines for per-function work, default runtime.GOMAXPROCS(0)
+	// DataRefs asks for Result.DataRefs. Off by default: only callers that
+	// read what functions point at (source paths of non-Go binaries) pay
+	// for the memory.
+	DataRefs bool
+	// Deadline, when not zero, stops the work once passed: Analyze then
+	// fails with ErrDeadline. A caller's per-file time limit rests on it.
+	Deadline time.Time
 }
 
 // maxRecords keeps record ids inside uint32.
@@ -78,6 +86,11 @@ type Result struct {
 	Funcs     []model.Function // sorted by Addr, features filled
 	Stats     model.CodeStats
 	Anomalies []string
+	// DataRefs, with Options.DataRefs, holds for each function of Funcs
+	// the data addresses it takes (lea reg, [rip+x]; immediates pointing
+	// into loaded non-executable bytes), sorted, distinct, at most
+	// maxDataRefs. It is not part of the signature and is not stored.
+	DataRefs [][]uint64
 
 	// tables are the jump tables discovery resolved, so Result.Listing
 	// follows the same switch cases as Analyze did.
@@ -113,20 +126,39 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 		}
 	}()
 	a.discover()
+	if a.expired() {
+		return nil, a.deadlineErr()
+	}
 	starts := a.allStarts()
 	fns := make([]model.Function, len(starts))
 	ok := make([]bool, len(starts))
+	var refs [][]uint64
+	if a.opts.DataRefs {
+		refs = make([][]uint64, len(starts))
+	}
 	a.parallel(len(starts), func(w *walker, i int) {
 		ok[i] = w.features(starts[i], &fns[i])
+		if ok[i] && refs != nil {
+			refs[i] = w.dataRefs()
+		}
 	})
+	if a.expired() {
+		return nil, a.deadlineErr()
+	}
 	for _, w := range a.walkers {
 		a.anoms = append(a.anoms, w.anoms...)
 		w.anoms = w.anoms[:0]
 	}
 	res = &Result{Funcs: make([]model.Function, 0, len(starts))}
+	if refs != nil {
+		res.DataRefs = make([][]uint64, 0, len(starts))
+	}
 	for i := range fns {
 		if ok[i] {
 			res.Funcs = append(res.Funcs, fns[i])
+			if refs != nil {
+				res.DataRefs = append(res.DataRefs, refs[i])
+			}
 			res.Stats.Instructions += int(fns[i].Instrs)
 		}
 	}
@@ -485,7 +517,7 @@ func (a *analyzer) allStarts() []uint64 {
 func (a *analyzer) discover() {
 	seeds := a.initialSeeds()
 	for pass := 0; pass < 2; pass++ {
-		for len(seeds) > 0 {
+		for len(seeds) > 0 && !a.expired() {
 			a.markStarts(seeds, true)
 			a.parallel(len(seeds), func(w *walker, i int) { w.discoverFunc(seeds[i]) })
 			seeds = a.mergeRound()
@@ -614,6 +646,9 @@ func (a *analyzer) parallel(n int, fn func(w *walker, i int)) {
 	nw := min(len(a.walkers), (n+chunk-1)/chunk)
 	if nw <= 1 {
 		for i := 0; i < n; i++ {
+			if i%chunk == 0 && a.expired() {
+				return
+			}
 			fn(a.walkers[0], i)
 		}
 		return
@@ -625,7 +660,7 @@ func (a *analyzer) parallel(n int, fn func(w *walker, i int)) {
 		wg.Go(func() {
 			for {
 				lo := int(next.Add(chunk)) - chunk
-				if lo >= n {
+				if lo >= n || a.expired() {
 					return
 				}
 				for i := lo; i < min(lo+chunk, n); i++ {

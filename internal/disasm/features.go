@@ -10,6 +10,9 @@ import (
 // maxFuncConsts bounds Function.Consts.
 const maxFuncConsts = 64
 
+// maxDataRefs bounds the data addresses kept per function.
+const maxDataRefs = 256
+
 // features walks the function at start over decoded records only and fills
 // fn. It reports false when there is no function there (nothing decodable)
 // or the work failed.
@@ -42,7 +45,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	}
 	cov := w.cov[s.idx]
 
-	w.shingles, w.fconsts, w.imps = w.shingles[:0], w.fconsts[:0], w.imps[:0]
+	w.shingles, w.fconsts, w.imps, w.drefs = w.shingles[:0], w.fconsts[:0], w.imps[:0], w.drefs[:0]
 	exact := uint64(saltExact)
 	var size, hi uint64 // covered bytes, end of the furthest instruction so far
 	var t0, t1 uint64   // previous tokens of the current run
@@ -60,6 +63,10 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 			setBits(cov, lo-s.addr, end-s.addr)
 		}
 		hi = max(hi, end)
+
+		if r.kind == kSeq && r.target != 0 && a.opts.DataRefs && a.secAt(r.target) == nil && sectionIn(a.data, r.target) != nil {
+			w.drefs = append(w.drefs, r.target)
+		}
 
 		tok := r.tok
 		if imp := w.importOf(&r); imp != 0 {
@@ -173,6 +180,17 @@ func (w *walker) funcConsts() []uint64 {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// dataRefs returns the distinct data addresses of the last function
+// features walked, sorted, bounded, in memory of their own.
+func (w *walker) dataRefs() []uint64 {
+	if len(w.drefs) == 0 {
+		return nil
+	}
+	slices.Sort(w.drefs)
+	d := slices.Compact(w.drefs)
+	return slices.Clone(d[:min(len(d), maxDataRefs)])
 }
 
 func (w *walker) funcImports() []string {

@@ -38,6 +38,7 @@ type walker struct {
 	shingles []uint64
 	fconsts  []uint64
 	imps     []int32
+	drefs    []uint64   // data addresses taken, with Options.DataRefs
 	cov      [][]uint64 // covered bytes by section, one bit per byte
 }
 
@@ -122,7 +123,7 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
 		return insn{}, false
 	}
 	if w.budget == 0 {
-		if a.budget.Load() || a.decoded.Add(int64(a.batch)) > int64(a.maxDecodes) {
+		if a.budget.Load() || a.expired() || a.decoded.Add(int64(a.batch)) > int64(a.maxDecodes) {
 			a.budget.Store(true)
 			return insn{}, false
 		}

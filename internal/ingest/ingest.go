@@ -35,6 +35,7 @@ type Options struct {
 	Workers int // files analysed at once; default GOMAXPROCS
 	Analyze analyze.Options
 	Logger  *slog.Logger
+	Limits  Limits // per-file bounds on size, memory and time
 }
 
 // Result is the outcome for one file.
@@ -45,6 +46,7 @@ type Result struct {
 	Relabeled bool
 	Functions int
 	Bytes     int64
+	Elapsed   time.Duration // analysing the file, when it was analysed
 	Err       error
 }
 
@@ -101,6 +103,7 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	g := newGuard(opts, workers)
 	jobs := make(chan Item)
 	var mu sync.Mutex
 	var sum Summary
@@ -110,7 +113,7 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 		go func() {
 			defer wg.Done()
 			for it := range jobs {
-				r := one(ctx, st, it, opts)
+				r := one(ctx, st, it, opts, g)
 				mu.Lock()
 				sum.Files++
 				switch {
@@ -145,18 +148,14 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 
 // one ingests a single file. A panic anywhere below becomes this file's
 // error: one hostile sample must never cost the batch.
-func one(ctx context.Context, st model.Store, it Item, opts Options) (r Result) {
+func one(ctx context.Context, st model.Store, it Item, opts Options, g *guard) (r Result) {
 	r.Path = it.Path
 	defer func() {
 		if p := recover(); p != nil {
 			r.Err = fmt.Errorf("%s: internal error: %v\n%s", it.Path, p, debug.Stack())
 		}
 	}()
-	max := opts.Analyze.Limits.MaxFileSize
-	if max <= 0 {
-		max = 512 << 20
-	}
-	data, err := analyze.ReadFile(it.Path, max)
+	data, err := analyze.ReadFile(it.Path, g.lim.MaxFileSize)
 	if err != nil {
 		r.Err = err
 		return r
@@ -183,7 +182,14 @@ func one(ctx context.Context, st model.Store, it Item, opts Options) (r Result) 
 		r.Err = fmt.Errorf("%s: %w", it.Path, err)
 		return r
 	}
-	res, err := analyze.Bytes(data, filepath.Base(it.Path), opts.Analyze)
+	aopts, err := g.plan(int64(len(data)), opts.Analyze)
+	if err != nil {
+		r.Err = fmt.Errorf("%s: %w", it.Path, err)
+		return r
+	}
+	start := time.Now()
+	res, err := g.analyze(ctx, data, filepath.Base(it.Path), aopts)
+	r.Elapsed = time.Since(start)
 	if err != nil {
 		r.Err = fmt.Errorf("%s: %w", it.Path, err)
 		return r

@@ -953,3 +953,90 @@ func testPutDeleteRace(t *testing.T, st model.Store) {
 	checkSample(t, st, s)
 	checkFunctions(t, st, s.SHA256, fns)
 }
+
+// SameContent fails t unless stores a and b hold the same samples with the
+// same functions, in the contract's normal form. Export/import round trips
+// and cross-backend tests use it.
+func SameContent(t testing.TB, a, b model.Store) {
+	t.Helper()
+	ctx := context.Background()
+	as, err := a.Samples(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := b.Samples(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(as) != len(bs) {
+		t.Fatalf("stores hold %d and %d samples", len(as), len(bs))
+	}
+	for i := range as {
+		if x, y := normSample(as[i]), normSample(bs[i]); !reflect.DeepEqual(x, y) {
+			t.Fatalf("sample %d differs:\n%+v\n%+v", i, x, y)
+		}
+		af, err := a.Functions(ctx, as[i].SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bf, err := b.Functions(ctx, bs[i].SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(af) != len(bf) {
+			t.Fatalf("sample %s: %d and %d functions", as[i].SHA256, len(af), len(bf))
+		}
+		for j := range af {
+			if x, y := normFunction(af[j]), normFunction(bf[j]); !reflect.DeepEqual(x, y) {
+				t.Fatalf("sample %s: function %d differs:\n%+v\n%+v", as[i].SHA256, j, x, y)
+			}
+		}
+	}
+}
+
+// Collection returns a small collection exercising every field: labelled,
+// unlabelled, common and unsupported samples, extreme values, kernel
+// addresses, hostile bytes in names and imports. Exchange and
+// cross-backend tests store it.
+func Collection() []model.SampleFunctions {
+	var out []model.SampleFunctions
+	add := func(s model.Sample, fns []model.Function) {
+		s.Stats.Functions = len(fns)
+		out = append(out, model.SampleFunctions{Sample: s, Functions: fns})
+	}
+	for i := uint64(0); i < 4; i++ {
+		s, fns := MakeSample(40+i, int(5+7*i))
+		if i == 1 {
+			s.Labels = model.Labels{}
+			s.Common = true
+		}
+		if i == 2 {
+			fns[len(fns)-1].Addr = 0xffffffff81000000
+			s.Anomalies = nil
+		}
+		add(s, fns)
+	}
+	u, _ := MakeSample(50, 0)
+	u.Format, u.Arch, u.Unsupported = model.FormatMachO, model.ArchUnknown, "Mach-O code analysis is not supported"
+	u.Labels = model.Labels{Family: "ünïcödé", Actor: "<actor & co>", Source: "tab\there"}
+	u.IngestedAt = time.Time{}
+	add(u, nil)
+	var mh [model.MinHashK]uint32
+	for i := range mh {
+		mh[i] = ^uint32(0) - uint32(i)
+	}
+	h, _ := MakeSample(51, 0)
+	h.Name = "nul\x00in\xff\xfename.exe"
+	h.Program = "prog\xc3"
+	h.Size = 1<<63 - 1
+	h.Stats = model.CodeStats{Instructions: 1 << 40, CodeBytes: ^uint64(0), CoveredBytes: 1 << 63}
+	h.IngestedAt = time.Date(1969, 7, 20, 20, 17, 40, 123456000, time.UTC)
+	add(h, []model.Function{
+		{Addr: 0, Imports: []string{"a", "", "ws2_32.dll!#23"}, Name: `quo"te<&>`, MinHash: mh},
+		{Addr: 0x401000, Size: ^uint32(0), Blocks: ^uint32(0), Instrs: ^uint32(0), Exact: ^uint64(0), MinHash: mh,
+			Consts: []uint64{0, 1, 127, 128, 1<<63 - 1, 1 << 63, ^uint64(0)}, Origin: model.OriginRuntime,
+			Name: "nul\x00inside\xff\xfe", Imports: []string{"\x00", "bad\xc3utf8"}},
+		{Addr: ^uint64(0), Exact: 1 << 63, Imports: []string{""}, Name: "ünïcödé.func·1"},
+	})
+	return out
+}
