@@ -84,26 +84,26 @@ type Bin struct {
 
 // Report is a whole evaluation.
 type Report struct {
-	Manifest       string             `json:"manifest"`
-	Slice          string             `json:"slice"`
-	Date           string             `json:"date"`
-	Machine        string             `json:"machine"`
-	References     int                `json:"references"`
-	RefFunctions   int                `json:"reference_functions"`
-	IngestSeconds  float64            `json:"ingest_seconds"`
-	IngestMB       float64            `json:"ingest_mb"`
-	IndexSeconds   float64            `json:"index_seconds"`
-	Model          string             `json:"calibration"`
-	Kinship        Metrics            `json:"kinship"`
-	Baselines      map[string]Metrics `json:"baselines"`
-	Thresholds     map[string]string  `json:"baseline_thresholds"`
-	FamilyCal      []Bin              `json:"family_reliability"`
-	FamilyECE      float64            `json:"family_ece"`
-	ActorCal       []Bin              `json:"actor_reliability"`
-	ActorECE       float64            `json:"actor_ece"`
-	Outcomes       []Outcome          `json:"outcomes"`
-	AttributeP50   float64            `json:"attribute_seconds_p50"`
-	AttributeMax   float64            `json:"attribute_seconds_max"`
+	Manifest      string             `json:"manifest"`
+	Slice         string             `json:"slice"`
+	Date          string             `json:"date"`
+	Machine       string             `json:"machine"`
+	References    int                `json:"references"`
+	RefFunctions  int                `json:"reference_functions"`
+	IngestSeconds float64            `json:"ingest_seconds"`
+	IngestMB      float64            `json:"ingest_mb"`
+	IndexSeconds  float64            `json:"index_seconds"`
+	Model         string             `json:"calibration"`
+	Kinship       Metrics            `json:"kinship"`
+	Baselines     map[string]Metrics `json:"baselines"`
+	Thresholds    map[string]string  `json:"baseline_thresholds"`
+	FamilyCal     []Bin              `json:"family_reliability"`
+	FamilyECE     float64            `json:"family_ece"`
+	ActorCal      []Bin              `json:"actor_reliability"`
+	ActorECE      float64            `json:"actor_ece"`
+	Outcomes      []Outcome          `json:"outcomes"`
+	AttributeP50  float64            `json:"attribute_seconds_p50"`
+	AttributeMax  float64            `json:"attribute_seconds_max"`
 }
 
 // Run performs the evaluation.

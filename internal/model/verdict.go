@@ -6,10 +6,10 @@ const Unknown = "unknown"
 // Judgment is one attribution decision (family or actor) with its
 // probability and the estimative terms analysts use for it.
 type Judgment struct {
-	Name        string  `json:"name"`        // attributed label, or Unknown
-	Probability float64 `json:"probability"` // calibrated probability that Name is right
-	PHIA        string  `json:"phia"`        // UK Professional Head of Intelligence Assessment yardstick term
-	ICD203      string  `json:"icd203"`      // US ICD 203 term
+	Name        string  `json:"name"`           // attributed label, or Unknown
+	Probability float64 `json:"probability"`    // calibrated probability that Name is right
+	PHIA        string  `json:"phia"`           // UK Professional Head of Intelligence Assessment yardstick term
+	ICD203      string  `json:"icd203"`         // US ICD 203 term
 	Best        string  `json:"best,omitempty"` // strongest candidate even when Name is Unknown
 	Reason      string  `json:"reason"`
 }

@@ -4,8 +4,8 @@ import "testing"
 
 func TestWord(t *testing.T) {
 	cases := []struct {
-		p          float64
-		phia, icd  string
+		p         float64
+		phia, icd string
 	}{
 		{0.01, "remote chance", "almost no chance"},
 		{0.07, "remote chance", "very unlikely"},
