@@ -35,7 +35,7 @@ type Options struct {
 type Result struct {
 	Sample    model.Sample
 	Functions []model.Function
-	File      *binfmt.File    // nil when the format was not recognised
+	File      *binfmt.File   // nil when the format was not recognised
 	Disasm    *disasm.Result // nil when code was not analysed
 }
 

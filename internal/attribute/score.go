@@ -81,10 +81,10 @@ type scores struct {
 // exclusions.
 func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc *scratch, pre [][]match) *scores {
 	r := &scores{
-		famE: make([]float64, len(ix.families)),
-		famN: make([]int, len(ix.families)),
-		actE: make([]float64, len(ix.actors)),
-		actN: make([]int, len(ix.actors)),
+		famE:  make([]float64, len(ix.families)),
+		famN:  make([]int, len(ix.families)),
+		actE:  make([]float64, len(ix.actors)),
+		actN:  make([]int, len(ix.actors)),
 		share: model.CodeShare{Shared: map[string]float64{}},
 	}
 	if detail {
