@@ -50,6 +50,9 @@ func commands() []command {
 		{"info", "[--json] FILE...", "show what kinship sees in a file: format, imports, functions, coverage", runInfo},
 		{"label", "[--family F] [--actor A] [--source S] [--common=true|false] SHA256...", "change a stored sample's labels without re-ingesting", runLabel},
 		{"stats", "[--json]", "count what the collection holds", runStats},
+		{"migrate", "[--db PATH|URL]", "bring a store's schema to this kinship's version", runMigrate},
+		{"export", "[--db PATH|URL] FILE", "write the whole collection to a portable file (gzip JSON Lines)", runExport},
+		{"import", "[--db PATH|URL] FILE", "read a collection written by export into the store", runImport},
 		{"check", "[--db PATH]", "verify the store: database integrity and that every sample holds all its functions", runCheck},
 		{"assess", "[--kb PATH] [--json] SUBJECT", "fuse what sources claim about who is behind a family, campaign or actor", runAssess},
 		{"knowledge", "SUBCOMMAND [--kb PATH] ...", "import-misp, import-stix, export-stix, claims, actors: the attribution knowledge base", runKnowledge},
@@ -63,7 +66,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.short)
 	}
 	fmt.Fprintf(w, `
-Global: --db PATH selects the store (default $KINSHIP_DB, else %s).
+Global: --db PATH selects the store (default $KINSHIP_DB, else %s);
+a postgres:// URL selects a PostgreSQL database.
 Run 'kinship COMMAND -h' for a command's options.
 
 Exit status: 0 success; 1 failure; 2 usage error; 3 some inputs failed.
@@ -169,6 +173,13 @@ func openStore(e *env, path string) (model.Store, error) {
 	path, err := resolveDB(path)
 	if err != nil {
 		return nil, err
+	}
+	if isStoreURL(path) {
+		st, err := openStoreURL(e.ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open store %s: %w", storeName(path), err)
+		}
+		return st, nil
 	}
 	st, err := sqlite.Open(path, sqlite.Options{})
 	if err != nil {

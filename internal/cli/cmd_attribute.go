@@ -38,7 +38,7 @@ func runAttribute(e *env, args []string) int {
 	t0 := time.Now()
 	cache := ""
 	if p, err := resolveDB(*db); err == nil {
-		cache = p + ".calibration.json"
+		cache = calibrationCachePath(p)
 	}
 	ix, err := attribute.Load(e.ctx, st, attribute.Options{CalibrationCache: cache})
 	if err != nil {

@@ -121,7 +121,25 @@ func open(path string, opts Options) (*DB, error) {
 	w.SetConnMaxLifetime(0)
 
 	ctx := context.Background()
-	if err := checkConn(ctx, w); err != nil {
+	// Switching a new database to WAL needs a moment of exclusive access,
+	// and SQLite answers SQLITE_BUSY at once rather than waiting when
+	// another process holds it (several ingests starting together); so the
+	// first connection is retried within the busy timeout.
+	deadline := time.Now().Add(opts.BusyTimeout)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		err = checkConn(ctx, w)
+		if err == nil || !isBusy(err) || time.Now().After(deadline) {
+			break
+		}
+		w.Close()
+		time.Sleep(wait)
+		if w, err = sql.Open("sqlite", base+"?"+wq.Encode()); err != nil {
+			return nil, err
+		}
+		w.SetMaxOpenConns(1)
+		w.SetMaxIdleConns(1)
+	}
+	if err != nil {
 		w.Close()
 		return nil, err
 	}
