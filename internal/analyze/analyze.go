@@ -143,7 +143,8 @@ func Bytes(data []byte, name string, opts Options) (*Result, error) {
 		if res.Sample.Language == "" {
 			res.Sample.Language = sp.Language
 		}
-		d.DataRefs = nil
+		PropagateLibrary(d.Funcs, d.Callees)
+		d.DataRefs, d.Callees = nil, nil
 	}
 	res.Functions = d.Funcs
 	res.Disasm = d

@@ -91,6 +91,10 @@ type Result struct {
 	// into loaded non-executable bytes), sorted, distinct, at most
 	// maxDataRefs. It is not part of the signature and is not stored.
 	DataRefs [][]uint64
+	// Callees, with Options.DataRefs, holds for each function of Funcs the
+	// addresses it calls directly (imports excluded), sorted, at most
+	// maxDataRefs. Not part of the signature; not stored.
+	Callees [][]uint64
 
 	// tables are the jump tables discovery resolved, so Result.Listing
 	// follows the same switch cases as Analyze did.
@@ -132,14 +136,16 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 	starts := a.allStarts()
 	fns := make([]model.Function, len(starts))
 	ok := make([]bool, len(starts))
-	var refs [][]uint64
+	var refs, calls [][]uint64
 	if a.opts.DataRefs {
 		refs = make([][]uint64, len(starts))
+		calls = make([][]uint64, len(starts))
 	}
 	a.parallel(len(starts), func(w *walker, i int) {
 		ok[i] = w.features(starts[i], &fns[i])
 		if ok[i] && refs != nil {
 			refs[i] = w.dataRefs()
+			calls[i] = w.callTargets()
 		}
 	})
 	if a.expired() {
@@ -152,12 +158,14 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 	res = &Result{Funcs: make([]model.Function, 0, len(starts))}
 	if refs != nil {
 		res.DataRefs = make([][]uint64, 0, len(starts))
+		res.Callees = make([][]uint64, 0, len(starts))
 	}
 	for i := range fns {
 		if ok[i] {
 			res.Funcs = append(res.Funcs, fns[i])
 			if refs != nil {
 				res.DataRefs = append(res.DataRefs, refs[i])
+				res.Callees = append(res.Callees, calls[i])
 			}
 			res.Stats.Instructions += int(fns[i].Instrs)
 		}

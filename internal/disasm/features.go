@@ -45,7 +45,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	}
 	cov := w.cov[s.idx]
 
-	w.shingles, w.fconsts, w.imps, w.drefs = w.shingles[:0], w.fconsts[:0], w.imps[:0], w.drefs[:0]
+	w.shingles, w.fconsts, w.imps, w.drefs, w.callees = w.shingles[:0], w.fconsts[:0], w.imps[:0], w.drefs[:0], w.callees[:0]
 	exact := uint64(saltExact)
 	var size, hi uint64 // covered bytes, end of the furthest instruction so far
 	var t0, t1 uint64   // previous tokens of the current run
@@ -66,6 +66,9 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 
 		if r.kind == kSeq && r.target != 0 && a.opts.DataRefs && a.secAt(r.target) == nil && sectionIn(a.data, r.target) != nil {
 			w.drefs = append(w.drefs, r.target)
+		}
+		if r.kind == kCall && r.target != 0 && r.imp == 0 && a.opts.DataRefs && a.secAt(r.target) != nil {
+			w.callees = append(w.callees, r.target)
 		}
 
 		tok := r.tok
@@ -190,6 +193,17 @@ func (w *walker) dataRefs() []uint64 {
 	}
 	slices.Sort(w.drefs)
 	d := slices.Compact(w.drefs)
+	return slices.Clone(d[:min(len(d), maxDataRefs)])
+}
+
+// callTargets returns the distinct direct call targets of the function just
+// walked, sorted, at most maxDataRefs.
+func (w *walker) callTargets() []uint64 {
+	if len(w.callees) == 0 {
+		return nil
+	}
+	slices.Sort(w.callees)
+	d := slices.Compact(w.callees)
 	return slices.Clone(d[:min(len(d), maxDataRefs)])
 }
 

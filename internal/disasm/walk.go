@@ -39,6 +39,7 @@ type walker struct {
 	fconsts  []uint64
 	imps     []int32
 	drefs    []uint64   // data addresses taken, with Options.DataRefs
+	callees  []uint64   // direct call targets in code, with Options.DataRefs
 	cov      [][]uint64 // covered bytes by section, one bit per byte
 }
 
