@@ -50,6 +50,7 @@ func commands() []command {
 		{"info", "[--json] FILE...", "show what kinship sees in a file: format, imports, functions, coverage", runInfo},
 		{"label", "[--family F] [--actor A] [--source S] [--common=true|false] SHA256...", "change a stored sample's labels without re-ingesting", runLabel},
 		{"stats", "[--json]", "count what the collection holds", runStats},
+		{"bench", "[--data DIR] [--sizes 10k,100k,1M,10M] [--from-db PATH] MANIFEST.tsv", "measure ingest, index size and attribution latency at scale", runBench},
 		{"migrate", "[--db PATH|URL]", "bring a store's schema to this kinship's version", runMigrate},
 		{"export", "[--db PATH|URL] FILE", "write the whole collection to a portable file (gzip JSON Lines)", runExport},
 		{"import", "[--db PATH|URL] FILE", "read a collection written by export into the store", runImport},
