@@ -15,6 +15,7 @@ import (
 	"github.com/kinship-dev/kinship/internal/attribute"
 	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/store/postgres"
 	"github.com/kinship-dev/kinship/internal/store/sqlite"
 	"github.com/kinship-dev/kinship/internal/yardstick"
 )
@@ -177,7 +178,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		defer os.RemoveAll(dir)
 		dbPath = filepath.Join(dir, "eval.db")
 	}
-	st, err := sqlite.Open(dbPath, sqlite.Options{})
+	var st model.Store
+	if postgres.IsURL(dbPath) {
+		st, err = postgres.Open(ctx, dbPath, postgres.Options{})
+	} else {
+		st, err = sqlite.Open(dbPath, sqlite.Options{})
+	}
 	if err != nil {
 		return nil, err
 	}
