@@ -1,6 +1,7 @@
 package attribute
 
 import (
+	"math/bits"
 	"sync"
 
 	"github.com/kinship-dev/kinship/internal/sketch"
@@ -21,7 +22,7 @@ func (ix *Index) buildClusters() {
 	ix.exact = make(map[uint64]int32, n)
 	ids := make([]int32, 0, n) // cluster of each indexed function, in order
 	var count []int32
-	for si, rs := range ix.samples {
+	for _, rs := range ix.samples {
 		for fi := range rs.funcs {
 			f := &rs.funcs[fi]
 			if f.Instrs < ix.opts.MinInstrs {
@@ -29,21 +30,22 @@ func (ix *Index) buildClusters() {
 			}
 			id, ok := ix.exact[f.Exact]
 			if !ok {
-				id = int32(len(ix.rep))
+				id = int32(len(count))
 				ix.exact[f.Exact] = id
-				ix.rep = append(ix.rep, occ{int32(si), int32(fi), float32(OriginWeight(f.Origin))})
 				count = append(count, 0)
 			}
 			count[id]++
 			ids = append(ids, id)
 		}
 	}
-	ix.occStart = make([]int32, len(ix.rep)+1)
+	nc := len(count)
+	ix.sigs = make([]sketch.Signature, nc)
+	ix.occStart = make([]int32, nc+1)
 	for id, c := range count {
 		ix.occStart[id+1] = ix.occStart[id] + c
 	}
-	next := count[:0:0]
-	next = append(next, ix.occStart[:len(ix.rep)]...)
+	next := count // reused as each cluster's next free slot
+	copy(next, ix.occStart[:nc])
 	ix.occs = make([]occ, n)
 	k := 0
 	for si, rs := range ix.samples {
@@ -54,6 +56,9 @@ func (ix *Index) buildClusters() {
 			}
 			id := ids[k]
 			k++
+			if next[id] == ix.occStart[id] {
+				ix.sigs[id] = f.MinHash
+			}
 			ix.occs[next[id]] = occ{int32(si), int32(fi), float32(OriginWeight(f.Origin))}
 			next[id]++
 		}
@@ -63,16 +68,26 @@ func (ix *Index) buildClusters() {
 // buildBands fills the LSH band arrays, each sorted by key and then
 // cluster id, one band per worker at a time.
 func (ix *Index) buildBands() {
-	n := len(ix.rep)
+	n := len(ix.sigs)
 	for b := range ix.bands {
 		ix.bands[b].keys = make([]uint64, n)
 		ix.bands[b].ids = make([]int32, n)
 	}
-	for id := range ix.rep {
-		keys := sketch.BandKeys(ix.sig(int32(id)))
+	ix.codes = make([]codes, n)
+	for id := range ix.sigs {
+		sig := &ix.sigs[id]
+		ix.codes[id] = digest(sig)
+		keys := sketch.BandKeys(sig)
 		for b, k := range keys {
 			ix.bands[b].keys[id] = k
 			ix.bands[b].ids[id] = int32(id)
+		}
+	}
+	ix.need = sketch.K + 1
+	for n := 0; n <= sketch.K; n++ {
+		if float64(n)/sketch.K >= ix.opts.MinSim { // as Similarity is compared
+			ix.need = n
+			break
 		}
 	}
 	jobs := make(chan int)
@@ -84,6 +99,7 @@ func (ix *Index) buildBands() {
 			var tmp band
 			for b := range jobs {
 				radixSort(&ix.bands[b], &tmp)
+				ix.bands[b].buildDir()
 			}
 		}()
 	}
@@ -130,6 +146,46 @@ func radixSort(bd, tmp *band) {
 		src, dst = dst, src
 	}
 	// Four passes: the result is back in bd.
+}
+
+// buildDir fills the band's directory, about four entries per slot.
+func (bd *band) buildDir() {
+	bits := 1
+	for bits < 30 && 1<<(bits+2) < len(bd.keys) {
+		bits++
+	}
+	bd.shift = uint8(64 - bits)
+	bd.dir = make([]int32, 1<<bits+1)
+	p := 0
+	for i, k := range bd.keys {
+		for top := int(k >> bd.shift); p <= top; p++ {
+			bd.dir[p] = int32(i)
+		}
+	}
+	for ; p < len(bd.dir); p++ {
+		bd.dir[p] = int32(len(bd.keys))
+	}
+}
+
+// codes hold two bits of each of a signature's 64 values, mixed so that
+// any difference between two values shows in their codes three times in
+// four.
+type codes [2]uint64
+
+func digest(sig *sketch.Signature) codes {
+	var c codes
+	for i, v := range sig {
+		c[i/32] |= (uint64(v) * 0x9e3779b97f4a7c15 >> 62) << (2 * (i % 32))
+	}
+	return c
+}
+
+// differ counts the values whose codes differ: a lower bound on the
+// values that differ.
+func (a *codes) differ(b *codes) int {
+	const lanes = 0x5555555555555555
+	x, y := a[0]^b[0], a[1]^b[1]
+	return bits.OnesCount64((x|x>>1)&lanes) + bits.OnesCount64((y|y>>1)&lanes)
 }
 
 // idSet is the set of clusters one lookup has met, emptied in constant

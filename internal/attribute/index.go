@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"sync"
 
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/sketch"
@@ -80,6 +81,11 @@ type occ struct {
 type band struct {
 	keys []uint64
 	ids  []int32
+	// dir[p] is the first entry whose key's top bits are p or more, so
+	// that a search starts within a few entries of its key instead of
+	// bisecting the whole band.
+	dir   []int32
+	shift uint8
 }
 
 // Index holds the reference collection in memory.
@@ -90,13 +96,15 @@ type Index struct {
 	famActor []int32 // actor of each family (-1 if mixed or none)
 	actors   []string
 	// A cluster is one distinct normalised function (one exact hash).
-	// rep[c] is its first occurrence, whose MinHash stands for it; all its
-	// occurrences are occs[occStart[c]:occStart[c+1]]. Flat arrays rather
-	// than a signature copy and a slice per cluster: at ten million
-	// functions those cost more than the rest of the index.
-	rep      []occ
+	// sigs[c] is the MinHash of its first occurrence; all its occurrences
+	// are occs[occStart[c]:occStart[c+1]]. Flat arrays: a slice per
+	// cluster costs a header and an allocation each, and signatures side
+	// by side are read far faster than scattered among the functions.
+	sigs     []sketch.Signature
 	occStart []int32
 	occs     []occ
+	codes    []codes    // per cluster: a 2-bit digest of each MinHash value
+	need     int        // MinHash values two signatures must share to be at MinSim
 	progs    []programs // per family
 	exact    map[uint64]int32
 	bands    [sketch.Bands]band
@@ -121,15 +129,40 @@ func Load(ctx context.Context, st model.Store, opts Options) (*Index, error) {
 		if s.SigVersion != model.SigVersion {
 			return nil, fmt.Errorf("sample %s has signature version %d, this kinship uses %d: re-ingest it", s.SHA256, s.SigVersion, model.SigVersion)
 		}
-		fns, err := st.Functions(ctx, s.SHA256)
+		refs = append(refs, model.SampleFunctions{Sample: s})
+	}
+	// Decoding rows costs more than anything else in opening a large
+	// collection: read several samples at once.
+	jobs := make(chan int)
+	errs := make([]error, len(refs))
+	var wg sync.WaitGroup
+	for w := 0; w < max(1, opts.withDefaults().Workers); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				fns, err := st.Functions(ctx, refs[i].Sample.SHA256)
+				if err != nil {
+					errs[i] = fmt.Errorf("load %s: %w", refs[i].Sample.SHA256, err)
+					continue
+				}
+				// Attribution never reads them; the index keeps the functions.
+				for j := range fns {
+					fns[j].Consts, fns[j].Imports = nil, nil
+				}
+				refs[i].Functions = fns
+			}
+		}()
+	}
+	for i := range refs {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, fmt.Errorf("load %s: %w", s.SHA256, err)
+			return nil, err
 		}
-		// Attribution never reads them; the index keeps the functions.
-		for i := range fns {
-			fns[i].Consts, fns[i].Imports = nil, nil
-		}
-		refs = append(refs, model.SampleFunctions{Sample: s, Functions: fns})
 	}
 	return Build(refs, opts), nil
 }
@@ -195,7 +228,7 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 
 // Sizes reports what the index holds.
 func (ix *Index) Sizes() (samples, families, actors, clusters int) {
-	return len(ix.samples), len(ix.families), len(ix.actors), len(ix.rep)
+	return len(ix.samples), len(ix.families), len(ix.actors), len(ix.sigs)
 }
 
 // Model returns the calibration model in use.
@@ -215,12 +248,6 @@ type scratch struct {
 
 func (ix *Index) newScratch() *scratch { return &scratch{} }
 
-// sig is the signature of cluster id.
-func (ix *Index) sig(id int32) *sketch.Signature {
-	o := ix.rep[id]
-	return &ix.samples[o.sample].funcs[o.fn].MinHash
-}
-
 // lookup returns the clusters similar to f, exact match first.
 func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 	sc.out = sc.out[:0]
@@ -230,9 +257,15 @@ func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 		sc.out = append(sc.out, match{id, 1})
 	}
 	keys := sketch.BandKeys(&f.MinHash)
+	qc := digest(&f.MinHash)
+	maxDiff := sketch.K - ix.need
 	for b, k := range keys {
 		bd := &ix.bands[b]
-		lo, n := 0, len(bd.keys)
+		if len(bd.keys) == 0 {
+			continue
+		}
+		p := k >> bd.shift
+		lo, n := int(bd.dir[p]), int(bd.dir[p+1]-bd.dir[p])
 		for n > 0 { // lower bound, without sort.Search's closure call per step
 			half := n / 2
 			if bd.keys[lo+half] < k {
@@ -253,7 +286,12 @@ func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 			if !sc.seen.add(id) {
 				continue
 			}
-			if s := sketch.Similarity(&f.MinHash, ix.sig(id)); s >= ix.opts.MinSim {
+			// Values whose digests differ differ themselves: enough of
+			// them rule the cluster out without reading its signature.
+			if qc.differ(&ix.codes[id]) > maxDiff {
+				continue
+			}
+			if s := sketch.Similarity(&f.MinHash, &ix.sigs[id]); s >= ix.opts.MinSim {
 				sc.out = append(sc.out, match{id, s})
 			}
 		}

@@ -200,14 +200,18 @@ func scaleOne(ctx context.Context, pool Pool, n int, queries []Query, o Options)
 		ix.TopK(fns[i%len(fns)], 10)
 		i++
 	})
-	// Functions that are in the index must find themselves.
-	for _, f := range selfQueries(pool, n, 100, o.Seed) {
+	// A function of the index must find itself, unless ten identical
+	// functions (similarity 1) rank before it.
+	sha, self := selfQueries(pool, n, 100)
+	for _, f := range self {
 		r.TopKTried++
-		for _, m := range ix.TopK(f, 10) {
-			if m.Similarity == 1 && m.Addr == f.Addr {
-				r.TopKSelf++
-				break
-			}
+		ms := ix.TopK(f, 10)
+		found := len(ms) == 10 && ms[9].Similarity == 1
+		for _, m := range ms {
+			found = found || (m.SHA256 == sha && m.Addr == f.Addr)
+		}
+		if found {
+			r.TopKSelf++
 		}
 	}
 	ix = nil
@@ -278,22 +282,21 @@ func topKQueries(pool Pool, queries []Query, n int, seed uint64) []*model.Functi
 	return out
 }
 
-// selfQueries are indexed pool functions that a collection of n
-// functions holds for certain: the first function of enough instructions
-// of the first sample.
-func selfQueries(pool Pool, n, k int, seed uint64) []*model.Function {
+// selfQueries are functions that a collection of n functions holds for
+// certain, with their sample: the first functions of enough instructions
+// of the first pool sample, which always contributes at least its share
+// of n.
+func selfQueries(pool Pool, n, k int) (string, []*model.Function) {
 	var out []*model.Function
-	// The first pool sample always contributes its first functions (its
-	// share of n, at least one).
 	s := pool.Samples[0]
 	limit := len(s.Functions)
 	if n < pool.Functions {
-		limit = max(1, int(int64(len(s.Functions))*int64(n)/int64(pool.Functions)))
+		limit = int(int64(len(s.Functions)) * int64(n) / int64(pool.Functions))
 	}
 	for fi := 0; fi < limit && len(out) < k; fi++ {
 		if f := &s.Functions[fi]; f.Instrs >= MinInstrs {
 			out = append(out, f)
 		}
 	}
-	return out
+	return s.Sample.SHA256, out
 }

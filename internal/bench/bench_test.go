@@ -14,7 +14,7 @@ import (
 // CI machine mean nothing.
 func TestSmoke(t *testing.T) {
 	c := Config{Sizes: []int{10_000}, QueryFunctions: 2000, Command: "test",
-		Options: Options{Dir: t.TempDir(), Runs: 2, TopK: 20, Seed: 1}}
+		Repeat: -1, Options: Options{Dir: t.TempDir(), Runs: 2, TopK: 20, Seed: 1}}
 	rep, err := Run(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ type Report struct {
 	PoolSamples   int          `json:"pool_samples"`
 	PoolFunctions int          `json:"pool_functions"`
 	PoolRepeat    float64      `json:"pool_repeat"`
+	SynthRepeat   float64      `json:"synthetic_repeat"` // share of synthetic functions that keep their code
 	Sizes         []SizeResult `json:"sizes"`
 }
 
@@ -52,8 +53,8 @@ func (r *Report) Markdown(w io.Writer) {
 		}
 		fmt.Fprintln(w)
 	}
-	fmt.Fprintf(w, "Real code: %d samples, %d functions; %.1f%% of indexed functions repeat code seen earlier in it.\n\n",
-		r.PoolSamples, r.PoolFunctions, 100*r.PoolRepeat)
+	fmt.Fprintf(w, "Real code: %d samples, %d functions; %.1f%% of indexed functions repeat code seen earlier in it. Synthetic functions keep their original's code at a rate of %.1f%%.\n\n",
+		r.PoolSamples, r.PoolFunctions, 100*r.PoolRepeat, 100*r.SynthRepeat)
 	fmt.Fprintf(w, "### Index\n\n| functions | real | synthetic | samples | clusters | store write s (CPU s) | disk B/function | open s (CPU s) | heap B/function |\n|---|---|---|---|---|---|---|---|---|\n")
 	for _, s := range r.Sizes {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %.1f (%.1f) | %.0f | %.2f (%.2f) | %.0f |\n", count(s.Functions), s.Real, s.Synthetic, s.Samples, s.Clusters,

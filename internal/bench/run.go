@@ -35,7 +35,12 @@ type Config struct {
 	Sizes          []int
 	QueryFiles     []string // real binaries to attribute
 	QueryFunctions int      // size of the synthetic query; 0 for none
-	Command        string   // as typed, for the report
+	// Repeat, when 0 or more, replaces the pool's measured share of
+	// synthetic functions that keep their original's code: 0 makes every
+	// synthetic function a distinct cluster, the worst case for memory
+	// and search.
+	Repeat  float64
+	Command string // as typed, for the report
 	Options
 }
 
@@ -107,6 +112,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 		return nil, fmt.Errorf("bench: no labelled functions to build collections from")
 	}
 	rep.PoolSamples, rep.PoolFunctions, rep.PoolRepeat = len(pool.Samples), pool.Functions, pool.Repeat
+	if c.Repeat >= 0 {
+		pool.Repeat = c.Repeat
+	}
+	rep.SynthRepeat = pool.Repeat
 
 	var queries []Query
 	for _, p := range c.QueryFiles {

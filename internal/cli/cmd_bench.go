@@ -21,6 +21,7 @@ func runBench(e *env, args []string) int {
 		return nil
 	})
 	qfuncs := fs.Int("query-functions", 20000, "functions of the synthetic query (0: none)")
+	repeat := fs.Float64("repeat", -1, "share of synthetic functions that keep their original's code (default: the share measured on the real code; 0: every one distinct)")
 	runs := fs.Int("runs", 10, "timed attributions per query and size")
 	topk := fs.Int("topk", 1000, "timed one-function top-10 searches per size")
 	workers := fs.Int("workers", 2, "ingest workers and parallel jobs of objdump and tlsh; index build and lookup goroutines")
@@ -40,7 +41,7 @@ func runBench(e *env, args []string) int {
 		return usageErr(e, fs, "bench takes at most one manifest")
 	}
 	c := bench.Config{Data: *data, Format: *format, Role: *role, FromDB: *fromDB, Baselines: *baselines,
-		QueryFiles: queries, QueryFunctions: *qfuncs, Command: "kinship bench " + strings.Join(args, " "),
+		QueryFiles: queries, QueryFunctions: *qfuncs, Repeat: *repeat, Command: "kinship bench " + strings.Join(args, " "),
 		Options: bench.Options{Keep: *keep, Seed: *seed, Runs: *runs, TopK: *topk, Workers: *workers, Log: e.stderr}}
 	if len(pos) == 1 {
 		c.Manifest = pos[0]
