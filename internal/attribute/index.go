@@ -275,12 +275,16 @@ func (ix *Index) lookup(f *model.Function, sc *scratch) []match {
 				n = half
 			}
 		}
+		// Sorted keys: the bucket is too large exactly when the entry
+		// MaxBucket places on still holds its key. Common band values fill
+		// buckets of tens of thousands at ten million functions; counting
+		// them one by one only to skip them cost more than everything else.
+		if last := lo + ix.opts.MaxBucket; last < len(bd.keys) && bd.keys[last] == k {
+			continue
+		}
 		hi := lo
 		for hi < len(bd.keys) && bd.keys[hi] == k {
 			hi++
-		}
-		if hi-lo > ix.opts.MaxBucket {
-			continue
 		}
 		for _, id := range bd.ids[lo:hi] {
 			if !sc.seen.add(id) {
