@@ -236,7 +236,7 @@ func Machine() string {
 		var kb int64
 		for _, l := range strings.Split(string(b), "\n") {
 			if _, err := fmt.Sscanf(l, "MemTotal: %d kB", &kb); err == nil {
-				mem = fmt.Sprintf(", %.0f GB RAM", float64(kb)/1e6*1.024)
+				mem = fmt.Sprintf(", %.1f GiB RAM", float64(kb)/(1<<20))
 				break
 			}
 		}
