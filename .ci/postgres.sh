@@ -18,10 +18,25 @@ database=kinship_test
 port=5432
 url="postgres://$role:$password@127.0.0.1:$port/$database?sslmode=disable"
 
+# detached runs a command that may leave a server behind with every file
+# descriptor above 2 closed and its output in a log: a server that inherits
+# the pipe of "$(bash .ci/postgres.sh)" (or any pipe of the CI runner) keeps
+# it open for its whole life, and whoever reads that pipe waits forever.
+log=/tmp/kinship-postgres-setup.log
+detached() {
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+    done
+    exec "$@" </dev/null >>"$log" 2>&1
+  ) || { echo "failed: $* (log: $log)"; tail -n 20 "$log"; return 1; }
+}
+
 if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || ! command -v pg_ctlcluster >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq postgresql >/dev/null
+  detached apt-get install -y -qq postgresql
 fi
 
 # The newest installed major version (15 on Debian 12).
@@ -30,7 +45,7 @@ version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
 # Installing the package creates the cluster "main"; a machine where it was
 # dropped gets it back.
 if ! pg_lsclusters -h | awk -v v="$version" '$1 == v && $2 == "main"' | grep -q .; then
-  pg_createcluster "$version" main --port "$port" >/dev/null
+  detached pg_createcluster "$version" main --port "$port"
 fi
 conf=/etc/postgresql/$version/main
 
@@ -66,11 +81,11 @@ if [ "$status" != online ]; then
   if [ -f "$pid" ] && ! kill -0 "$(head -n 1 "$pid")" 2>/dev/null; then
     rm -f "$pid"
   fi
-  pg_ctlcluster "$version" main start
+  detached pg_ctlcluster "$version" main start
 elif [ -n "${restart:-}" ]; then
-  pg_ctlcluster "$version" main restart
+  detached pg_ctlcluster "$version" main restart
 elif [ -n "${reload:-}" ]; then
-  pg_ctlcluster "$version" main reload
+  detached pg_ctlcluster "$version" main reload
 fi
 
 for _ in $(seq 1 60); do
