@@ -24,8 +24,10 @@ func run(t *testing.T, args ...string) (string, string, int) {
 // scrub removes what changes from run to run (timings, temp paths).
 var scrubRe = []*regexp.Regexp{
 	regexp.MustCompile(`in [0-9.]+s(, [0-9.]+ MB/s, [0-9]+ functions/s)?`),
+	// The default store path depends on $HOME, which may itself be under
+	// /tmp: scrub it before temporary paths.
+	regexp.MustCompile(`else [^\s]+kinship\.db`),
 	regexp.MustCompile(`/tmp/[^\s]+`),
-	regexp.MustCompile(`else [^\s]+kinship\.db`), // the default store path depends on $HOME
 }
 
 func scrub(s string) string {
