@@ -32,11 +32,13 @@ var (
 	SharedCodeReading = Interpretation{Yardstick: YICD203, Term: "likely", Note: "shared code shows shared authors or shared source code, not identity"}
 )
 
-// Item is one piece of evidence for a candidate: a claim, or technical
+// Item is one piece of evidence for a candidate: a claim, technical
 // evidence (a shares-code-with claim joined to a claim attributing the
-// other side).
+// other side), or the engine's verdicts.
 type Item struct {
-	Kind   string `json:"kind"` // "claim" or "technical"
+	Kind string `json:"kind"` // "claim", "technical" or "engine"
+	// Claim is the claim used; for engine evidence, a statement standing
+	// for the engine's verdicts (never stored).
 	Claim  Claim  `json:"claim"`
 	Link   *Claim `json:"link,omitempty"` // for technical evidence: the other side's attribution
 	Source Source `json:"source"`
@@ -46,6 +48,11 @@ type Item struct {
 	P         float64 `json:"p"`
 	HasP      bool    `json:"has_p"`
 	NotPooled string  `json:"not_pooled,omitempty"` // why the item was not pooled
+	// Engine evidence: the analyses pooled ("ID#VERSION"), their pooled
+	// probability Q, and why the engine has the grade it has.
+	Analyses []string `json:"analyses,omitempty"`
+	Q        float64  `json:"q,omitempty"`
+	GradeWhy string   `json:"grade_why,omitempty"`
 }
 
 // Group is the evidence of one root source, counted once.
@@ -86,9 +93,10 @@ type Candidate struct {
 
 // TimelineEntry is one dated statement about the subject.
 type TimelineEntry struct {
-	Date    string   `json:"date"`
-	Claim   *Claim   `json:"claim,omitempty"`
-	Opinion *Opinion `json:"opinion,omitempty"`
+	Date     string    `json:"date"`
+	Claim    *Claim    `json:"claim,omitempty"`
+	Opinion  *Opinion  `json:"opinion,omitempty"`
+	Analysis *Analysis `json:"analysis,omitempty"`
 	// Superseded marks a claim version a later version of it corrects.
 	Superseded bool `json:"superseded,omitempty"`
 }
@@ -107,7 +115,10 @@ type Assessment struct {
 	Scope      []ScopeEntry      `json:"scope,omitempty"`
 	Candidates []Candidate       `json:"candidates"`
 	Timeline   []TimelineEntry   `json:"timeline"`
-	Names      map[string]string `json:"names"` // entity and source keys to display names
+	// Engine is what the engine's verdicts contributed; nil when no
+	// collection was consulted and none is recorded.
+	Engine *EngineSection    `json:"engine,omitempty"`
+	Names  map[string]string `json:"names"` // entity and source keys to display names
 	Sources    map[string]Source `json:"-"`
 }
 
@@ -155,15 +166,68 @@ func (kb *KB) Resolve(ctx context.Context, name string) (Match, error) {
 
 // Assess fuses what the knowledge base holds about name (a name or alias
 // of a family, campaign, actor or sample) into a verdict per candidate
-// attribution.
+// attribution. The engine's technical evidence is the analyses recorded for
+// the subject's scope, if any (see AssessWith).
 func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
+	return kb.AssessWith(ctx, name, nil)
+}
+
+// scope returns the subject's scope: the subject, the campaigns that use
+// it or the families it uses, and the samples of those families, two links
+// deep, each with why it is in.
+func (kb *KB) scope(ctx context.Context, subject Entity) (map[string]Entity, []ScopeEntry, error) {
+	inScope := map[string]Entity{subject.Key: subject}
+	var why []ScopeEntry
+	frontier := []string{subject.Key}
+	for depth := 0; depth < 2 && len(frontier) > 0; depth++ {
+		cs, err := kb.Claims(ctx, frontier...)
+		if err != nil {
+			return nil, nil, err
+		}
+		var next []string
+		for _, c := range latest(cs) {
+			if c.Relation != RelUses && c.Relation != RelSampleOf {
+				continue
+			}
+			for _, pair := range [][2]string{{c.Subject, c.Object}, {c.Object, c.Subject}} {
+				if _, ok := inScope[pair[1]]; !slices.Contains(frontier, pair[0]) || ok {
+					continue
+				}
+				e, err := kb.Entity(ctx, pair[1])
+				if err != nil {
+					return nil, nil, err
+				}
+				if e.Kind != KindFamily && e.Kind != KindCampaign && e.Kind != KindSample {
+					continue
+				}
+				inScope[pair[1]] = e
+				next = append(next, pair[1])
+				why = append(why, ScopeEntry{Entity: e, Why: fmt.Sprintf("%s %s %s", c.Subject, c.Relation, c.Object)})
+			}
+		}
+		frontier = next
+	}
+	return inScope, why, nil
+}
+
+// AssessWith is Assess with the engine's verdicts of one run as technical
+// evidence. With run nil, the analyses recorded in the knowledge base for
+// the subject's scope are used instead. A run may stand in for a subject
+// the knowledge base does not know (run.Subject).
+func (kb *KB) AssessWith(ctx context.Context, name string, run *EngineRun) (*Assessment, error) {
 	m, err := kb.Resolve(ctx, name)
 	if err != nil {
-		return nil, err
+		if run == nil || run.Subject == nil || !isNotFound(err) {
+			return nil, err
+		}
+		m = Match{Entity: *run.Subject, By: "label"}
 	}
 	a := &Assessment{Query: name, Subject: m.Entity, MatchedBy: m.By, Names: map[string]string{}}
 	if a.Sources, err = kb.Sources(ctx); err != nil {
 		return nil, err
+	}
+	if _, ok := a.Sources[EngineSourceKey]; !ok {
+		a.Sources[EngineSourceKey] = EngineSource()
 	}
 	ents := map[string]Entity{m.Entity.Key: m.Entity}
 	entity := func(key string) (Entity, error) {
@@ -178,38 +242,16 @@ func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
 		return e, nil
 	}
 
-	// Scope: the subject, the campaigns that use it or the families it
-	// uses, and the samples of those families, two links deep.
-	inScope := map[string]bool{m.Entity.Key: true}
-	frontier := []string{m.Entity.Key}
-	for depth := 0; depth < 2 && len(frontier) > 0; depth++ {
-		cs, err := kb.Claims(ctx, frontier...)
-		if err != nil {
+	scope := map[string]Entity{m.Entity.Key: m.Entity}
+	if m.By != "label" {
+		if scope, a.Scope, err = kb.scope(ctx, m.Entity); err != nil {
 			return nil, err
 		}
-		var next []string
-		for _, c := range latest(cs) {
-			if c.Relation != RelUses && c.Relation != RelSampleOf {
-				continue
-			}
-			for _, pair := range [][2]string{{c.Subject, c.Object}, {c.Object, c.Subject}} {
-				if !slices.Contains(frontier, pair[0]) || inScope[pair[1]] {
-					continue
-				}
-				e, err := entity(pair[1])
-				if err != nil {
-					return nil, err
-				}
-				if e.Kind != KindFamily && e.Kind != KindCampaign && e.Kind != KindSample {
-					continue
-				}
-				inScope[pair[1]] = true
-				next = append(next, pair[1])
-				why := fmt.Sprintf("%s %s %s", c.Subject, c.Relation, c.Object)
-				a.Scope = append(a.Scope, ScopeEntry{Entity: e, Why: why})
-			}
-		}
-		frontier = next
+	}
+	inScope := map[string]bool{}
+	for k, e := range scope {
+		inScope[k] = true
+		ents[k] = e
 	}
 	scopeKeys := make([]string, 0, len(inScope))
 	for k := range inScope {
@@ -249,6 +291,26 @@ func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
 				it := kb.technicalItem(a, c, l)
 				addItem(l.Object, it)
 			}
+		}
+	}
+
+	// The engine's verdicts: this run's, or those recorded for the scope.
+	var analyses []Analysis
+	if run != nil {
+		analyses = run.Analyses
+		a.Engine = &EngineSection{Ran: true, Collection: run.Collection, References: run.References, HeldOut: run.HeldOut, Failed: run.Failed}
+	} else {
+		recorded, err := kb.AnalysesFor(ctx, scopeKeys...)
+		if err != nil {
+			return nil, err
+		}
+		if analyses = latestAnalyses(recorded); len(analyses) > 0 {
+			a.Engine = &EngineSection{}
+		}
+	}
+	if a.Engine != nil {
+		for _, ei := range engineItems(a, analyses, inScope, ents) {
+			addItem(ei.key, ei.it)
 		}
 	}
 
@@ -305,6 +367,12 @@ func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
 	for i := range ops {
 		a.Timeline = append(a.Timeline, TimelineEntry{Date: ops[i].Date, Opinion: &ops[i]})
 	}
+	if a.Engine != nil {
+		for i := range a.Engine.Uses {
+			an := a.Engine.Uses[i].Analysis
+			a.Timeline = append(a.Timeline, TimelineEntry{Date: an.Date, Analysis: &an})
+		}
+	}
 	slices.SortStableFunc(a.Timeline, func(x, y TimelineEntry) int {
 		if c := strings.Compare(x.Date, y.Date); c != 0 {
 			return c
@@ -314,8 +382,11 @@ func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
 	// Names for display.
 	for _, t := range a.Timeline {
 		var keys []string
-		if t.Claim != nil {
+		switch {
+		case t.Claim != nil:
 			keys = []string{t.Claim.Subject, t.Claim.Object}
+		case t.Analysis != nil:
+			keys = []string{t.Analysis.Subject}
 		}
 		for _, k := range keys {
 			if _, ok := a.Names[k]; !ok {
@@ -327,6 +398,9 @@ func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
 			}
 		}
 	}
+	for _, c := range a.Candidates {
+		a.Names[c.Object.Key] = c.Object.Name
+	}
 	for k, s := range a.Sources {
 		a.Names[k] = s.Name
 	}
@@ -334,8 +408,11 @@ func (kb *KB) Assess(ctx context.Context, name string) (*Assessment, error) {
 }
 
 func (t TimelineEntry) id() string {
-	if t.Claim != nil {
+	switch {
+	case t.Claim != nil:
 		return fmt.Sprintf("c:%s#%04d", t.Claim.ID, t.Claim.Version)
+	case t.Analysis != nil:
+		return fmt.Sprintf("e:%s#%04d", t.Analysis.ID, t.Analysis.Version)
 	}
 	return "o:" + t.Opinion.ID
 }

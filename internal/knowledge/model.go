@@ -277,6 +277,8 @@ type Document struct {
 	Opinions []Opinion   `json:"opinions,omitempty"`
 	Notes    []Note      `json:"notes,omitempty"`
 	Raw      []RawObject `json:"raw,omitempty"`
+	// Analyses are the engine's own verdicts (see Analysis).
+	Analyses []Analysis `json:"analyses,omitempty"`
 }
 
 var (

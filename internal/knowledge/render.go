@@ -30,8 +30,11 @@ func WriteText(w io.Writer, a *Assessment) error {
 		kind += ": " + strings.Join(s.Labels, ", ")
 	}
 	p.f("%s (%s)\n", s.Name, kind)
-	if a.MatchedBy == "alias" {
+	switch a.MatchedBy {
+	case "alias":
 		p.f("  found by the alias %q\n", a.Query)
+	case "label":
+		p.f("  known only from the collection's labels: the knowledge base holds nothing about it\n")
 	}
 	if len(s.Aliases) > 0 {
 		var names []string
@@ -62,7 +65,7 @@ func WriteText(w io.Writer, a *Assessment) error {
 		if n == 1 {
 			src = "source"
 		}
-		p.f("  %s → %s (%s)\n", s.Name, c.Object.Name, c.Object.Type)
+		p.f("  %s → %s (%s)\n", s.Name, c.Object.Name, entityKind(c.Object))
 		p.f("      PHIA: %s; ICD 203: %s (p = %.2f, from %d independent %s)\n", c.PHIA, c.ICD203, c.P, n, src)
 		for _, ch := range c.Chain {
 			p.f("      %s is itself %s %s: %s, %s, %s\n", c.Object.Name, ch.Relation, a.name(ch.Object), a.Sources[ch.Source].Name, ch.Date, termText(&ch))
@@ -81,6 +84,10 @@ func WriteText(w io.Writer, a *Assessment) error {
 	p.f("  × %.1f when the claim is known only as reported by someone else. The verdict is the\n", SecondHandFactor)
 	p.f("  weighted mean of the log-odds ln(p/(1-p)), turned back into a probability. Opinions are\n")
 	p.f("  shown, not pooled.\n")
+	p.f("  The kinship engine is one source however many samples it analysed: its calibrated\n")
+	p.f("  probabilities for an actor are pooled (mean log-odds, q) and read like shared code,\n")
+	p.f("  p = %.3f·q + 0.5·(1-q); reliability %s when calibrated on the collection's references,\n", midOf(SharedCodeReading), EngineGrade)
+	p.f("  %s when not. The subject's own family labels are held out of the collection it compares with.\n", EngineGradeUncalibrated)
 
 	for _, c := range a.Candidates {
 		p.f("\nWeights: %s → %s\n", s.Name, c.Object.Name)
@@ -93,6 +100,9 @@ func WriteText(w io.Writer, a *Assessment) error {
 			grade := g.Reliability
 			if grade == "" {
 				grade = "unknown"
+			}
+			if it.GradeWhy != "" {
+				grade += " (" + it.GradeWhy + ")"
 			}
 			p.f(": reliability %s = %.1f", grade, ReliabilityWeight[g.Reliability])
 			if g.SecondHand {
@@ -141,8 +151,20 @@ func WriteText(w io.Writer, a *Assessment) error {
 		p.f("  none recorded\n")
 	}
 
+	a.writeEngine(p)
+
 	p.f("\nTimeline\n")
 	for _, t := range a.Timeline {
+		if an := t.Analysis; an != nil {
+			ver := ""
+			if an.Version > 1 {
+				ver = fmt.Sprintf(" [v%d]", an.Version)
+			}
+			p.f("  %s  kinship engine (machine-generated): %s, analysed for %s%s\n", t.Date, sampleName(an), a.name(an.Subject), ver)
+			p.f("              %s\n", judgmentText("family", an.Family))
+			p.f("              %s\n", judgmentText("actor", an.Actor))
+			continue
+		}
 		if t.Opinion != nil {
 			o := t.Opinion
 			who := a.Sources[o.Source].Name
@@ -257,6 +279,15 @@ func termText(c *Claim) string {
 
 func (a *Assessment) itemText(it Item) string {
 	c := it.Claim
+	if it.Kind == "engine" {
+		n := len(it.Analyses)
+		what := "sample's"
+		if n > 1 {
+			what = fmt.Sprintf("%d samples'", n)
+		}
+		return fmt.Sprintf("%s technical (kinship engine, machine-generated): the %s code is %s's by the collection's references: q = %.3f (PHIA %s)",
+			c.Date, what, a.name(c.Object), it.Q, c.NativeTerm)
+	}
 	if it.Kind == "technical" {
 		l := it.Link
 		q := 0.0
@@ -271,4 +302,90 @@ func (a *Assessment) itemText(it Item) string {
 		s += fmt.Sprintf(" → %.2f-%.2f", it.Range.Lo, it.Range.Hi)
 	}
 	return s
+}
+
+// entityKind names an entity's kind for the verdict line.
+func entityKind(e Entity) string {
+	switch {
+	case strings.HasPrefix(e.Key, LabelKeyPrefix):
+		return string(e.Kind) + ", collection label only"
+	case e.Type != "":
+		return e.Type
+	}
+	return string(e.Kind)
+}
+
+func sampleName(an *Analysis) string {
+	h := an.Hashes["SHA-256"]
+	if an.FileName != "" {
+		return fmt.Sprintf("%s (SHA-256 %s)", an.FileName, h)
+	}
+	return "SHA-256 " + h
+}
+
+func judgmentText(what string, j EngineJudgment) string {
+	if !j.Named() {
+		s := what + " unknown"
+		if j.Best != "" {
+			s += fmt.Sprintf(" (strongest: %s)", j.Best)
+		}
+		if j.Reason != "" {
+			s += ": " + j.Reason
+		}
+		return s
+	}
+	return fmt.Sprintf("%s %s: PHIA %s; ICD 203 %s (p = %.2f): %s", what, j.Label, j.PHIA, j.ICD203, j.Probability, j.Reason)
+}
+
+// MaxFunctionsShown is how many shared functions the text report lists
+// per analysis (all are in --json and in STIX).
+const MaxFunctionsShown = 5
+
+// writeEngine writes what the engine contributed.
+func (a *Assessment) writeEngine(p *printer) {
+	p.f("\nEngine\n")
+	e := a.Engine
+	if e == nil {
+		p.f("  not consulted: no collection (--db) and no analysis recorded for %s\n", a.Subject.Name)
+		return
+	}
+	if e.Ran {
+		p.f("  collection %s: %d references", e.Collection, e.References)
+		if len(e.HeldOut) > 0 {
+			p.f("; held out, as the subject's own: %s", strings.Join(e.HeldOut, ", "))
+		}
+		p.f("\n")
+	} else {
+		p.f("  analyses recorded earlier (kinship assess --record)\n")
+	}
+	for _, f := range e.Failed {
+		p.f("  not analysed: %s\n", f)
+	}
+	if len(e.Uses) == 0 {
+		p.f("  no sample of %s to analyse\n", a.Subject.Name)
+	}
+	for _, u := range e.Uses {
+		an := u.Analysis
+		p.f("  %s, %s, from the %s\n", an.Date, sampleName(&an), an.Origin)
+		p.f("      %s\n", judgmentText("family", an.Family))
+		p.f("      %s\n", judgmentText("actor", an.Actor))
+		p.f("      calibration: %s\n", an.Calibration)
+		if u.For != "" {
+			p.f("      pooled for %s\n", a.name(u.For))
+		} else {
+			p.f("      not pooled: %s\n", u.NotPooled)
+		}
+		for i, f := range an.Functions {
+			if i == MaxFunctionsShown {
+				p.f("      … %d more shared functions (--json)\n", len(an.Functions)-i)
+				break
+			}
+			ref := f.RefName
+			if ref == "" {
+				ref = f.Ref
+			}
+			labels := strings.Trim(f.Family+", "+f.Actor, ", ")
+			p.f("      shared: %s = %s@%s (%s), similarity %.2f, weight %.2f\n", f.Address, ref, f.RefAddress, labels, f.Similarity, f.Weight)
+		}
+	}
 }

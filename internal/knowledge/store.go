@@ -20,7 +20,7 @@ import (
 
 // SchemaVersion is the knowledge-base schema this build writes; it always
 // equals len(migrations).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaTooNew is returned by Open for a knowledge base written by a
 // newer kinship.
@@ -125,6 +125,26 @@ CREATE TABLE raw (
 	type TEXT NOT NULL,
 	json TEXT NOT NULL
 ) STRICT;
+`,
+	// 2: the engine's analyses, its own machine-generated claims, as
+	// immutable as claims.
+	`
+CREATE TABLE analyses (
+	id      TEXT NOT NULL,
+	version INTEGER NOT NULL,
+	subject TEXT NOT NULL REFERENCES entities(key) DEFERRABLE INITIALLY DEFERRED,
+	sample  TEXT NOT NULL REFERENCES entities(key) DEFERRABLE INITIALLY DEFERRED,
+	source  TEXT NOT NULL REFERENCES sources(key) DEFERRABLE INITIALLY DEFERRED,
+	date    TEXT NOT NULL,
+	body    TEXT NOT NULL,
+	PRIMARY KEY (id, version)
+) STRICT;
+CREATE INDEX analyses_subject ON analyses(subject);
+CREATE INDEX analyses_sample ON analyses(sample);
+CREATE TRIGGER analyses_no_update BEFORE UPDATE ON analyses
+BEGIN SELECT RAISE(ABORT, 'analyses are immutable: add a new version'); END;
+CREATE TRIGGER analyses_no_delete BEFORE DELETE ON analyses
+BEGIN SELECT RAISE(ABORT, 'analyses are immutable'); END;
 `,
 }
 
@@ -373,6 +393,18 @@ func (m *merger) merge(doc *Document) error {
 			return err
 		}
 	}
+	ans := slices.Clone(doc.Analyses)
+	slices.SortStableFunc(ans, func(a, b Analysis) int {
+		if c := strings.Compare(a.ID, b.ID); c != 0 {
+			return c
+		}
+		return a.Version - b.Version
+	})
+	for i := range ans {
+		if err := m.analysis(ans[i]); err != nil {
+			return err
+		}
+	}
 	return m.checkRefs()
 }
 
@@ -418,6 +450,10 @@ func (m *merger) source(s Source) error {
 	m.count(m.st.Updated, "source")
 	return nil
 }
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+func unmarshalBody(body string, v any) error { return json.Unmarshal([]byte(body), v) }
 
 func fill(dst *string, v string) {
 	if *dst == "" {
@@ -671,6 +707,9 @@ func (m *merger) claim(c Claim) error {
 	if err := prepareClaim(&c); err != nil {
 		return err
 	}
+	if c.Source == EngineSourceKey {
+		return fmt.Errorf("claim %s: the kinship engine makes analyses, not claims", c.ID)
+	}
 	b, _ := json.Marshal(c)
 	var body string
 	err := m.tx.QueryRowContext(m.ctx, "SELECT body FROM claims WHERE id = ? AND version = ?", c.ID, c.Version).Scan(&body)
@@ -698,6 +737,40 @@ func (m *merger) claim(c Claim) error {
 		return fmt.Errorf("claim %s v%d: %w", c.ID, c.Version, err)
 	}
 	m.count(m.st.Created, "claim")
+	return nil
+}
+
+func (m *merger) analysis(an Analysis) error {
+	if err := an.Validate(); err != nil {
+		return err
+	}
+	b, _ := json.Marshal(an)
+	var body string
+	err := m.tx.QueryRowContext(m.ctx, "SELECT body FROM analyses WHERE id = ? AND version = ?", an.ID, an.Version).Scan(&body)
+	if err == nil {
+		if body != string(b) {
+			return fmt.Errorf("analysis %s v%d exists with other content; analyses are immutable, add version %d instead", an.ID, an.Version, an.Version+1)
+		}
+		m.count(m.st.Unchanged, "analysis")
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if an.Version > 1 {
+		var n int
+		if err := m.tx.QueryRowContext(m.ctx, "SELECT count(*) FROM analyses WHERE id = ? AND version = ?", an.ID, an.Version-1).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("analysis %s v%d: version %d is missing", an.ID, an.Version, an.Version-1)
+		}
+	}
+	if _, err := m.tx.ExecContext(m.ctx, "INSERT INTO analyses(id, version, subject, sample, source, date, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		an.ID, an.Version, an.Subject, an.Sample, an.Source, an.Date, string(b)); err != nil {
+		return fmt.Errorf("analysis %s v%d: %w", an.ID, an.Version, err)
+	}
+	m.count(m.st.Created, "analysis")
 	return nil
 }
 
@@ -786,6 +859,9 @@ func (m *merger) checkRefs() error {
 		{`SELECT o.id || ': claim ' || o.claim_id || ' v' || o.claim_version FROM opinions o LEFT JOIN claims c ON c.id = o.claim_id AND c.version = o.claim_version WHERE c.id IS NULL LIMIT 1`, "opinion"},
 		{`SELECT o.id || ': source ' || o.source FROM opinions o LEFT JOIN sources s ON s.key = o.source WHERE s.key IS NULL LIMIT 1`, "opinion"},
 		{`SELECT s.key || ': parent ' || s.parent FROM sources s LEFT JOIN sources p ON p.key = s.parent WHERE s.parent IS NOT NULL AND p.key IS NULL LIMIT 1`, "source"},
+		{`SELECT a.id || ' v' || a.version || ': subject ' || a.subject FROM analyses a LEFT JOIN entities e ON e.key = a.subject WHERE e.id IS NULL LIMIT 1`, "analysis"},
+		{`SELECT a.id || ' v' || a.version || ': sample ' || a.sample FROM analyses a LEFT JOIN entities e ON e.key = a.sample WHERE e.id IS NULL LIMIT 1`, "analysis"},
+		{`SELECT a.id || ' v' || a.version || ': source ' || a.source FROM analyses a LEFT JOIN sources s ON s.key = a.source WHERE s.key IS NULL LIMIT 1`, "analysis"},
 	}
 	for _, c := range checks {
 		var msg string
@@ -1114,6 +1190,9 @@ func (kb *KB) Dump(ctx context.Context) (*Document, error) {
 		return nil, err
 	}
 	if doc.Raw, err = kb.Raw(ctx); err != nil {
+		return nil, err
+	}
+	if doc.Analyses, err = kb.Analyses(ctx); err != nil {
 		return nil, err
 	}
 	return doc, nil
