@@ -109,17 +109,17 @@ type ScopeEntry struct {
 
 // Assessment is the fused verdict on who is behind a subject.
 type Assessment struct {
-	Query      string            `json:"query"`
-	Subject    Entity            `json:"subject"`
-	MatchedBy  string            `json:"matched_by"` // "name" or "alias"
-	Scope      []ScopeEntry      `json:"scope,omitempty"`
-	Candidates []Candidate       `json:"candidates"`
-	Timeline   []TimelineEntry   `json:"timeline"`
+	Query      string          `json:"query"`
+	Subject    Entity          `json:"subject"`
+	MatchedBy  string          `json:"matched_by"` // "name" or "alias"
+	Scope      []ScopeEntry    `json:"scope,omitempty"`
+	Candidates []Candidate     `json:"candidates"`
+	Timeline   []TimelineEntry `json:"timeline"`
 	// Engine is what the engine's verdicts contributed; nil when no
 	// collection was consulted and none is recorded.
-	Engine *EngineSection    `json:"engine,omitempty"`
-	Names  map[string]string `json:"names"` // entity and source keys to display names
-	Sources    map[string]Source `json:"-"`
+	Engine  *EngineSection    `json:"engine,omitempty"`
+	Names   map[string]string `json:"names"` // entity and source keys to display names
+	Sources map[string]Source `json:"-"`
 }
 
 // ErrAmbiguous is returned when a name resolves to several entities with

@@ -37,7 +37,9 @@ const LabelKeyPrefix = "label:"
 
 // LabelKey is the key standing for a collection's label the knowledge base
 // does not know.
-func LabelKey(kind Kind, label string) string { return LabelKeyPrefix + string(kind) + ":" + Norm(label) }
+func LabelKey(kind Kind, label string) string {
+	return LabelKeyPrefix + string(kind) + ":" + Norm(label)
+}
 
 type engineItem struct {
 	key string

@@ -54,7 +54,9 @@ type EngineJudgment struct {
 }
 
 // Named reports whether the judgment names a label.
-func (j EngineJudgment) Named() bool { return j.Label != "" && !strings.EqualFold(j.Label, EngineUnknown) }
+func (j EngineJudgment) Named() bool {
+	return j.Label != "" && !strings.EqualFold(j.Label, EngineUnknown)
+}
 
 // SharedFunction is one function of an analysed sample and the most
 // similar function of a reference in the collection.
@@ -129,7 +131,9 @@ type Analysis struct {
 var analysisIDRe = regexp.MustCompile(`^engine:.+:[0-9a-f]{64}$`)
 
 // AnalysisID is the id of the engine's analysis of a sample for a subject.
-func AnalysisID(subject, sha256 string) string { return "engine:" + subject + ":" + strings.ToLower(sha256) }
+func AnalysisID(subject, sha256 string) string {
+	return "engine:" + subject + ":" + strings.ToLower(sha256)
+}
 
 // Grade is the reliability grade of the engine for this analysis.
 func (an *Analysis) Grade() string {
