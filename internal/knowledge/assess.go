@@ -111,7 +111,7 @@ type ScopeEntry struct {
 type Assessment struct {
 	Query      string          `json:"query"`
 	Subject    Entity          `json:"subject"`
-	MatchedBy  string          `json:"matched_by"` // "name" or "alias"
+	MatchedBy  string          `json:"matched_by"` // "name", "alias", "key", or "label": known only from the collection's labels
 	Scope      []ScopeEntry    `json:"scope,omitempty"`
 	Candidates []Candidate     `json:"candidates"`
 	Timeline   []TimelineEntry `json:"timeline"`
@@ -217,7 +217,7 @@ func (kb *KB) scope(ctx context.Context, subject Entity) (map[string]Entity, []S
 func (kb *KB) AssessWith(ctx context.Context, name string, run *EngineRun) (*Assessment, error) {
 	m, err := kb.Resolve(ctx, name)
 	if err != nil {
-		if run == nil || run.Subject == nil || !isNotFound(err) {
+		if run == nil || run.Subject == nil || !isNotFound(err) || len(run.Analyses)+len(run.Failed) == 0 {
 			return nil, err
 		}
 		m = Match{Entity: *run.Subject, By: "label"}
@@ -360,7 +360,7 @@ func (kb *KB) AssessWith(ctx context.Context, name string, run *EngineRun) (*Ass
 			ids = append(ids, c.ID)
 		}
 	}
-	ops, err := kb.Opinions(ctx, ids...)
+	ops, err := kb.opinionsOn(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +415,15 @@ func (t TimelineEntry) id() string {
 		return fmt.Sprintf("e:%s#%04d", t.Analysis.ID, t.Analysis.Version)
 	}
 	return "o:" + t.Opinion.ID
+}
+
+// opinionsOn returns the opinions on the given claims; none for no claims
+// (Opinions would return all).
+func (kb *KB) opinionsOn(ctx context.Context, ids []string) ([]Opinion, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return kb.Opinions(ctx, ids...)
 }
 
 // latest keeps the highest version of each claim.
@@ -595,7 +604,7 @@ func (kb *KB) fuse(ctx context.Context, a *Assessment, obj Entity, its []Item) (
 			ids = append(ids, x.Claim.ID)
 		}
 	}
-	ops, err := kb.Opinions(ctx, ids...)
+	ops, err := kb.opinionsOn(ctx, ids)
 	if err != nil {
 		return c, err
 	}

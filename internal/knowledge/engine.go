@@ -294,8 +294,8 @@ func (kb *KB) EngineTargets(ctx context.Context, name string) (*Targets, error) 
 }
 
 // ResolveLabel finds the entity of kind a collection's label names: its
-// own name first, then a single alias. It returns "" and why when the label
-// names none or several.
+// own name first, then a single alias. A label that names nothing gets
+// LabelKey(kind, label) and why; one that names several gets "" and why.
 func (kb *KB) ResolveLabel(ctx context.Context, label string, kind Kind) (key, why string, err error) {
 	ms, err := kb.Find(ctx, label, kind)
 	if err != nil {
@@ -313,7 +313,7 @@ func (kb *KB) ResolveLabel(ctx context.Context, label string, kind Kind) (key, w
 	case len(own) == 0 && len(ms) == 1:
 		return ms[0].Entity.Key, "", nil
 	case len(ms) == 0:
-		return "", fmt.Sprintf("no %s in the knowledge base is called %q", kind, label), nil
+		return LabelKey(kind, label), fmt.Sprintf("no %s in the knowledge base is called %q", kind, label), nil
 	}
 	list := own
 	if len(list) == 0 {

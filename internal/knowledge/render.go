@@ -160,9 +160,8 @@ func WriteText(w io.Writer, a *Assessment) error {
 			if an.Version > 1 {
 				ver = fmt.Sprintf(" [v%d]", an.Version)
 			}
-			p.f("  %s  kinship engine (machine-generated): %s, analysed for %s%s\n", t.Date, sampleName(an), a.name(an.Subject), ver)
-			p.f("              %s\n", judgmentText("family", an.Family))
-			p.f("              %s\n", judgmentText("actor", an.Actor))
+			p.f("  %s  kinship engine (machine-generated): %s, analysed for %s%s: %s; %s\n", t.Date, sampleName(an), a.name(an.Subject), ver,
+				shortJudgment("family", an.Family, len(an.HeldOut) > 0), shortJudgment("actor", an.Actor, false))
 			continue
 		}
 		if t.Opinion != nil {
@@ -323,6 +322,16 @@ func sampleName(an *Analysis) string {
 	return "SHA-256 " + h
 }
 
+func shortJudgment(what string, j EngineJudgment, heldOut bool) string {
+	if heldOut {
+		what = "closest other family"
+	}
+	if !j.Named() {
+		return what + " unknown"
+	}
+	return fmt.Sprintf("%s %s (p = %.2f)", what, j.Label, j.Probability)
+}
+
 func judgmentText(what string, j EngineJudgment) string {
 	if !j.Named() {
 		s := what + " unknown"
@@ -339,7 +348,7 @@ func judgmentText(what string, j EngineJudgment) string {
 
 // MaxFunctionsShown is how many shared functions the text report lists
 // per analysis (all are in --json and in STIX).
-const MaxFunctionsShown = 5
+const MaxFunctionsShown = 3
 
 // writeEngine writes what the engine contributed.
 func (a *Assessment) writeEngine(p *printer) {
@@ -364,12 +373,20 @@ func (a *Assessment) writeEngine(p *printer) {
 	if len(e.Uses) == 0 {
 		p.f("  no sample of %s to analyse\n", a.Subject.Name)
 	}
+	calibration := ""
 	for _, u := range e.Uses {
 		an := u.Analysis
+		if an.Calibration != calibration {
+			calibration = an.Calibration
+			p.f("  calibration: %s\n", calibration)
+		}
 		p.f("  %s, %s, from the %s\n", an.Date, sampleName(&an), an.Origin)
-		p.f("      %s\n", judgmentText("family", an.Family))
+		family := "family"
+		if len(an.HeldOut) > 0 {
+			family = "closest other family (its own held out)"
+		}
+		p.f("      %s\n", judgmentText(family, an.Family))
 		p.f("      %s\n", judgmentText("actor", an.Actor))
-		p.f("      calibration: %s\n", an.Calibration)
 		if u.For != "" {
 			p.f("      pooled for %s\n", a.name(u.For))
 		} else {
