@@ -373,13 +373,15 @@ func (kb *KB) RecordAnalyses(ctx context.Context, as []Analysis) (RecordStats, e
 	return st, nil
 }
 
-// sampleEntity is the sample entity an analysis names.
+// sampleEntity is the sample entity an analysis names. It is named by its
+// SHA-256, like every sample: a file name ("cinderloop") would make the
+// family of the same name ambiguous.
 func sampleEntity(an Analysis) Entity {
-	name := an.FileName
-	if name == "" {
-		name = an.Hashes["SHA-256"]
+	e := Entity{Key: an.Sample, Kind: KindSample, Name: an.Hashes["SHA-256"], Hashes: an.Hashes}
+	if an.FileName != "" {
+		e.Description = "analysed by the kinship engine as " + an.FileName
 	}
-	return Entity{Key: an.Sample, Kind: KindSample, Name: name, Hashes: an.Hashes}
+	return e
 }
 
 // SampleKey is the entity key for a sample with these hashes: the key the

@@ -380,7 +380,11 @@ func (a *Assessment) writeEngine(p *printer) {
 			calibration = an.Calibration
 			p.f("  calibration: %s\n", calibration)
 		}
-		p.f("  %s, %s, from the %s\n", an.Date, sampleName(&an), an.Origin)
+		origin := "in the collection"
+		if an.Origin == AnalysisFromFile {
+			origin = "a file given"
+		}
+		p.f("  %s, %s, %s\n", an.Date, sampleName(&an), origin)
 		family := "family"
 		if len(an.HeldOut) > 0 {
 			family = "closest other family (its own held out)"
