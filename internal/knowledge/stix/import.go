@@ -361,6 +361,31 @@ func Document(ctx context.Context, kb *knowledge.KB, b *Bundle) (*knowledge.Docu
 		}
 	}
 
+	// The engine's analyses. Their relationships to malware are made
+	// again from the analysis on export, so they are not kept.
+	analysisOf := map[string]bool{}
+	for i, d := range all {
+		o, x := &d.obj, d.ext
+		if o.Type != "malware-analysis" || d.raw == nil || x == nil || x.Analysis == nil {
+			continue
+		}
+		an := *x.Analysis
+		if an.Validate() != nil || keyOf[o.SampleRef] != an.Sample {
+			continue // kept verbatim
+		}
+		doc.Analyses = append(doc.Analyses, an)
+		analysisOf[o.ID] = true
+		handled[i] = true
+	}
+	engineID := sourceID(knowledge.EngineSourceKey)
+	for i, d := range all {
+		o := &d.obj
+		if o.Type == "relationship" && analysisOf[o.SourceRef] && o.CreatedByRef == engineID &&
+			(o.RelationshipType == RelStaticAnalysisOf || o.RelationshipType == RelCharacterizes) {
+			handled[i] = true
+		}
+	}
+
 	// Everything else is kept verbatim, except kinship's own identity and
 	// extension definition, which every export carries.
 	for i, d := range all {

@@ -166,7 +166,13 @@ type Object struct {
 	ObjectRefs         []string                   `json:"object_refs,omitempty"`
 	Confidence         *int                       `json:"confidence,omitempty"`
 	Schema             string                     `json:"schema,omitempty"`
+	Product            string                     `json:"product,omitempty"`
 	Version            string                     `json:"version,omitempty"`
+	AnalysisStarted    string                     `json:"analysis_started,omitempty"`
+	AnalysisEnded      string                     `json:"analysis_ended,omitempty"`
+	ResultName         string                     `json:"result_name,omitempty"`
+	Result             string                     `json:"result,omitempty"`
+	SampleRef          string                     `json:"sample_ref,omitempty"`
 	ExtensionTypes     []string                   `json:"extension_types,omitempty"`
 	ExternalReferences []ExternalReference        `json:"external_references,omitempty"`
 	Extensions         map[string]json.RawMessage `json:"extensions,omitempty"`
@@ -214,6 +220,11 @@ type Ext struct {
 	ReportedByRef  string                    `json:"reported_by_ref,omitempty"`
 	About          []string                  `json:"about,omitempty"`
 	Modified       string                    `json:"stix_modified,omitempty"`
+	// Analysis is the engine's whole verdict on a malware-analysis: its
+	// family and actor judgments with calibrated probability and PHIA and
+	// ICD 203 terms, the shared functions with their addresses, what it
+	// was compared with, and its id and version.
+	Analysis *knowledge.Analysis `json:"analysis,omitempty"`
 }
 
 // ExtensionID is the id of kinship's extension-definition.

@@ -124,6 +124,45 @@ func export(t *testing.T, kb *knowledge.KB, subject string) []byte {
 	return buf.Bytes()
 }
 
+// engineAnalyses are verdicts of the kinship engine as assess --record
+// stores them: one on the seed's WannaCry encryptor, corrected by a second
+// version, and an unattributed one on a file only the engine has seen.
+func engineAnalyses() *knowledge.Document {
+	const wc = "ed01ebfbc9eb5bbea545af4d01bf5f1071661840480439c6e5babe8e080e41aa"
+	const other = "3d6e5e7d9a1f26c1f6f0a3a2b9b1e7c4d5e6f708192a3b4c5d6e7f8091a2b3c4"
+	base := knowledge.Analysis{ID: knowledge.AnalysisID("seed:wannacry", wc), Version: 1, Source: knowledge.EngineSourceKey, MachineGenerated: true,
+		Subject: "seed:wannacry", Sample: "sha256:" + wc, Hashes: map[string]string{"SHA-256": wc}, FileName: "tasksche.exe", Origin: knowledge.AnalysisFromStore,
+		Date: "2025-01-02", Started: "2025-01-02T10:00:00.000Z", Ended: "2025-01-02T10:00:00.250Z", Product: "kinship", EngineVersion: "(devel)", SigVersion: 1,
+		References: 120, HeldOut: []string{"WannaCry"}, Calibration: "family: logistic model fitted on 40 positive and 900 negative leave-one-out trials", Calibrated: true,
+		Family: knowledge.EngineJudgment{Label: "Contopee", Key: "seed:contopee", Probability: 0.93, PHIA: "highly likely", ICD203: "very likely", Best: "Contopee", Reason: "31% of the sample's distinctive code"},
+		Actor:  knowledge.EngineJudgment{Label: "Lazarus", Key: "seed:lazarus-group", Probability: 0.97, PHIA: "almost certain", ICD203: "almost certain", Best: "Lazarus", Reason: "actor of family Contopee"},
+		Functions: []knowledge.SharedFunction{
+			{Address: "0x402560", Ref: "c0ffee" + wc[6:], RefName: "contopee.dll", RefAddress: "0x10004ba0", Family: "Contopee", Actor: "Lazarus", Similarity: 1, Weight: 0.97},
+			{Address: "0x40f598", Ref: "c0ffee" + wc[6:], RefName: "contopee.dll", RefAddress: "0x10012aa4", Family: "Contopee", Actor: "Lazarus", Similarity: 0.92, Weight: 0.81},
+		}}
+	v2 := base
+	v2.Version, v2.Supersedes, v2.Date, v2.Started, v2.Ended = 2, 1, "2025-02-03", "2025-02-03T08:00:00.000Z", "2025-02-03T08:00:01.000Z"
+	v2.References = 150
+	v2.Actor.Probability = 0.95
+	unk := knowledge.Analysis{ID: knowledge.AnalysisID("seed:wannacry", other), Version: 1, Source: knowledge.EngineSourceKey, MachineGenerated: true,
+		Subject: "seed:wannacry", Sample: "sha256:" + other, Hashes: map[string]string{"SHA-256": other, "MD5": "0123456789abcdef0123456789abcdef"}, Origin: knowledge.AnalysisFromFile,
+		Date: "2025-02-03", Product: "kinship", References: 150, Calibration: "default model", Calibrated: false,
+		Family: knowledge.EngineJudgment{Label: "unknown", Probability: 1, PHIA: "almost certain", ICD203: "almost certain", Reason: "no distinctive code shared with any labelled family"},
+		Actor:  knowledge.EngineJudgment{Label: "unknown", Probability: 1, PHIA: "almost certain", ICD203: "almost certain", Reason: "no distinctive code shared with any labelled actor"}}
+	return &knowledge.Document{
+		Sources:  []knowledge.Source{knowledge.EngineSource()},
+		Entities: []knowledge.Entity{{Key: "sha256:" + other, Kind: knowledge.KindSample, Name: other, Hashes: unk.Hashes}},
+		Analyses: []knowledge.Analysis{base, v2, unk},
+	}
+}
+
+func addAnalyses(t *testing.T, kb *knowledge.KB) {
+	t.Helper()
+	if _, err := kb.Merge(context.Background(), engineAnalyses()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // notInBundleSchema are the STIX 2.1 types common/bundle.json does not list.
 var notInBundleSchema = map[string]bool{"opinion": true, "note": true, "extension-definition": true, "grouping": true, "incident": true, "location": true}
 
@@ -132,6 +171,7 @@ var notInBundleSchema = map[string]bool{"opinion": true, "note": true, "extensio
 func TestExportValidates(t *testing.T) {
 	v := newValidator(t)
 	kb := openKB(t, knowledge.Options{})
+	addAnalyses(t, kb)
 	for _, subject := range []string{"", "WannaCry", "Lazarus Group"} {
 		t.Run("subject="+subject, func(t *testing.T) {
 			out := export(t, kb, subject)
@@ -160,10 +200,16 @@ func TestExportValidates(t *testing.T) {
 				t.Errorf("bundle: %v", err)
 			}
 			types := map[string]int{}
+			rels := map[string]int{}
 			for _, raw := range b.Objects {
 				var h stix.Header
 				json.Unmarshal(raw, &h)
 				types[h.Type]++
+				var o stix.Object
+				json.Unmarshal(raw, &o)
+				if strings.HasPrefix(o.SourceRef, "malware-analysis--") {
+					rels[o.RelationshipType]++
+				}
 				if err := v.validate(t, schemaFor(h.Type), raw); err != nil {
 					t.Errorf("%s does not validate against %s: %v\n%s", h.ID, schemaFor(h.Type), err, raw)
 				}
@@ -171,6 +217,14 @@ func TestExportValidates(t *testing.T) {
 			for _, want := range []string{"identity", "malware", "relationship", "extension-definition"} {
 				if types[want] == 0 {
 					t.Errorf("no %s exported (%v)", want, types)
+				}
+			}
+			if subject != "Lazarus Group" {
+				// Three analyses (two versions of one), each a static
+				// analysis of WannaCry; the two that name Contopee
+				// characterize it.
+				if types["malware-analysis"] != 3 || rels[stix.RelStaticAnalysisOf] != 3 || rels[stix.RelCharacterizes] != 2 {
+					t.Errorf("%d malware-analysis objects, relationships %v; want 3, 3 static-analysis-of, 2 characterizes", types["malware-analysis"], rels)
 				}
 			}
 			if subject == "" {
@@ -199,6 +253,8 @@ func TestRoundTrip(t *testing.T) {
 	if _, err := kb.Correct(ctx, c.ID, c, "a correction to test versions"); err != nil {
 		t.Fatal(err)
 	}
+	// And the engine's analyses, with versions.
+	addAnalyses(t, kb)
 	// And foreign STIX content, including objects kept raw.
 	for _, f := range []string{"apt1.json", "poisonivy.json"} {
 		importFile(t, kb, filepath.Join(sharedDir(t, "stix2-json-schemas/examples/threat-reports"), f))
@@ -239,6 +295,7 @@ func compareDocs(t *testing.T, want, got *knowledge.Document) {
 	}{
 		{"sources", want.Sources, got.Sources}, {"entities", want.Entities, got.Entities}, {"claims", want.Claims, got.Claims},
 		{"opinions", want.Opinions, got.Opinions}, {"notes", want.Notes, got.Notes}, {"raw", want.Raw, got.Raw},
+		{"analyses", want.Analyses, got.Analyses},
 	}
 	for _, p := range parts {
 		if !reflect.DeepEqual(p.want, p.got) {
@@ -311,12 +368,21 @@ func TestOASISExamples(t *testing.T) {
 	if m.Entity.Kind != knowledge.KindActor || len(m.Entity.Aliases) == 0 {
 		t.Errorf("APT1: %+v", m.Entity)
 	}
-	a, err := kb.Assess(ctx, "stix:malware--591f0cb7-d66f-4e14-a8e6-5927b597f920")
+	// Poison Ivy: the family itself is only mitigated by a course of
+	// action (kept raw); its variants are what indicators indicate and
+	// campaigns use.
+	a, err := kb.Assess(ctx, "stix:malware--61a62a6a-9a18-4758-8e52-622431c4b8ae")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(a.Timeline) == 0 {
-		t.Error("Poison Ivy: no claims imported")
+	claims := 0
+	for _, e := range a.Timeline {
+		if e.Claim != nil {
+			claims++
+		}
+	}
+	if claims == 0 {
+		t.Error("Poison Ivy variant: no claims imported")
 	}
 	raw, err := kb.Raw(ctx)
 	if err != nil || len(raw) == 0 {
