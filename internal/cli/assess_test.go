@@ -158,6 +158,10 @@ func TestAssessEngine(t *testing.T) {
 			t.Errorf("recorded analysis %s: source %s, machine-generated %v, version %d", an.ID, an.Source, an.MachineGenerated, an.Version)
 		}
 	}
+	out, _, code = run(t, "knowledge", "analyses", "--kb", kbPath, "cinderloop")
+	if code != ExitOK || strings.Count(out, "kinship engine (machine-generated)") != 2 {
+		t.Errorf("knowledge analyses: exit %d\n%s", code, out)
+	}
 	// Recorded analyses count without a collection.
 	out, errs, code = run(t, "assess", "--kb", kbPath, "cinderloop")
 	if code != ExitOK || !strings.Contains(out, "analyses recorded earlier") || !strings.Contains(out, "kinship engine: reliability C") {

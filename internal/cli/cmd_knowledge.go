@@ -25,6 +25,7 @@ func knowledgeSubcommands() []subcommand {
 		{"export-stix", "[--subject NAME] [-o FILE]", "export the knowledge base, or what concerns one subject, as a STIX 2.1 bundle", runExportSTIX},
 		{"claims", "[--json] [SUBJECT]", "list every version of the claims about a subject (all claims without one)", runClaims},
 		{"actors", "[--json] [NAME]", "list actors with their aliases, or every actor a name or alias means", runActors},
+		{"analyses", "[--json] [SUBJECT]", "list every version of the engine's recorded analyses (assess --record), for one subject or all", runAnalyses},
 	}
 }
 
@@ -331,6 +332,65 @@ func runActors(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 			if len(n) > 0 {
 				fmt.Fprintf(e.stdout, ": %s", strings.Join(n, ", "))
 			}
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	return ExitOK
+}
+
+func runAnalyses(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
+	asJSON := fs.Bool("json", false, "JSON output")
+	pos, err := parse(fs, args)
+	if err != nil {
+		if isHelp(err) {
+			return ExitOK
+		}
+		return ExitUsage
+	}
+	kb, err := openKnowledge(e, *kbPath)
+	if err != nil {
+		return fail(e, err)
+	}
+	defer kb.Close()
+	var as []knowledge.Analysis
+	if len(pos) > 0 {
+		m, err := kb.Resolve(e.ctx, strings.Join(pos, " "))
+		if err != nil {
+			return fail(e, err)
+		}
+		as, err = kb.AnalysesFor(e.ctx, m.Entity.Key)
+		if err != nil {
+			return fail(e, err)
+		}
+	} else if as, err = kb.Analyses(e.ctx); err != nil {
+		return fail(e, err)
+	}
+	if *asJSON {
+		if as == nil {
+			as = []knowledge.Analysis{}
+		}
+		if err := writeJSON(e.stdout, as); err != nil {
+			return fail(e, err)
+		}
+		return ExitOK
+	}
+	latest := map[string]int{}
+	for _, an := range as {
+		latest[an.ID] = max(latest[an.ID], an.Version)
+	}
+	for _, an := range as {
+		name := an.FileName
+		if name == "" {
+			name = an.Hashes["SHA-256"]
+		}
+		family := "family"
+		if len(an.HeldOut) > 0 {
+			family = "closest other family"
+		}
+		fmt.Fprintf(e.stdout, "%s  %s v%d  kinship engine (machine-generated): %s: %s %s, actor %s (p = %.2f, %s)", an.Date, an.ID, an.Version, name,
+			family, an.Family.Label, an.Actor.Label, an.Actor.Probability, an.Actor.PHIA)
+		if an.Version < latest[an.ID] {
+			fmt.Fprint(e.stdout, "  (superseded)")
 		}
 		fmt.Fprintln(e.stdout)
 	}
