@@ -370,8 +370,9 @@ func (a *Assessment) writeEngine(p *printer) {
 	for _, f := range e.Failed {
 		p.f("  not analysed: %s\n", f)
 	}
-	if len(e.Uses) == 0 {
-		p.f("  no sample of %s to analyse\n", a.Subject.Name)
+	if len(e.Uses) == 0 && e.Ran {
+		p.f("  nothing to analyse: no sample in the collection is labelled %s or has a hash the knowledge\n", a.Subject.Name)
+		p.f("  base ties to it, and no file was given (--sample)\n")
 	}
 	calibration := ""
 	for _, u := range e.Uses {

@@ -81,6 +81,15 @@ func Run(ctx context.Context, kb *knowledge.KB, st model.Store, t *knowledge.Tar
 		run.HeldOut = append(run.HeldOut, f)
 	}
 	slices.Sort(run.HeldOut)
+	if len(targets) == 0 && len(opts.Files) == 0 {
+		// Nothing to analyse: spare loading the collection.
+		for _, s := range samples {
+			if s.Unsupported == "" && (s.Common || s.Labels.Family != "" || s.Labels.Actor != "") {
+				run.References++
+			}
+		}
+		return run, nil
+	}
 	ix, err := index(ctx, st, samples, held, run.HeldOut, opts.CalibrationCache)
 	if err != nil {
 		return nil, err
