@@ -2,9 +2,10 @@
 // and their aliases, malware families, campaigns, samples and indicators,
 // the sources that speak about them, and the dated claims those sources
 // make, each in the source's own words and on the source's own probability
-// yardstick. It fuses the claims into an assessment (Assess) that weighs
-// sources by reliability, counts dependent sources once and states the
-// result in PHIA and ICD 203 terms.
+// yardstick. It fuses the claims, and the verdicts of kinship's own engine
+// (analyses, the engine's machine-generated claims), into an assessment
+// (Assess, AssessWith) that weighs sources by reliability, counts dependent
+// sources once and states the result in PHIA and ICD 203 terms.
 //
 // Claims are immutable: a correction is a new version of the claim, and
 // every version stays. The knowledge base is its own SQLite file, separate
