@@ -105,7 +105,7 @@ func Bytes(data []byte, name string, opts Options) (*Result, error) {
 	h := Hashes(data)
 	s := model.Sample{
 		SHA256: h.SHA256, Name: name, Size: int64(len(data)), Hashes: h,
-		Format: model.FormatUnknown, Arch: model.ArchUnknown, SigVersion: model.SigVersion,
+		Format: model.FormatUnknown, Arch: model.ArchUnknown, SigVersion: opts.Disasm.Sig(),
 		IngestedAt: time.Now().UTC().Truncate(time.Second),
 	}
 	f, err := binfmt.Load(bytes.NewReader(data), int64(len(data)), opts.Limits)

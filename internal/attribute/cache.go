@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/kinship-dev/kinship/internal/model"
 )
 
 // cacheVersion changes whenever scoring or fitting changes, so that a
@@ -25,7 +23,7 @@ type cachedModel struct {
 // their labels and common flags, the signature version and the options.
 func (ix *Index) fingerprint() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "v%d sig%d %v %v %d\n", cacheVersion, model.SigVersion, ix.opts.MinSim, ix.opts.MinInstrs, ix.opts.MaxBucket)
+	fmt.Fprintf(h, "v%d sig%d %v %v %d\n", cacheVersion, ix.sigVersion, ix.opts.MinSim, ix.opts.MinInstrs, ix.opts.MaxBucket)
 	for _, rs := range ix.samples {
 		fmt.Fprintf(h, "%s\t%s\t%s\t%v\t%s\t%d\n", rs.s.SHA256, lower(rs.s.Labels.Family), lower(rs.s.Labels.Actor), rs.common, lower(rs.s.Program), len(rs.funcs))
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/kinship-dev/kinship/internal/model"
@@ -109,6 +110,9 @@ type Index struct {
 	exact    map[uint64]int32
 	bands    [sketch.Bands]band
 	model    Model
+	// sigVersion is the signature version of every indexed sample;
+	// queries must be signed with it.
+	sigVersion int
 }
 
 // Load builds an index from every labelled or common sample in the store.
@@ -126,10 +130,10 @@ func Load(ctx context.Context, st model.Store, opts Options) (*Index, error) {
 		if s.Unsupported != "" {
 			continue
 		}
-		if s.SigVersion != model.SigVersion {
-			return nil, fmt.Errorf("sample %s has signature version %d, this kinship uses %d: re-ingest it", s.SHA256, s.SigVersion, model.SigVersion)
-		}
 		refs = append(refs, model.SampleFunctions{Sample: s})
+	}
+	if _, err := sigVersionOf(refs); err != nil {
+		return nil, err
 	}
 	// Decoding rows costs more than anything else in opening a large
 	// collection: read several samples at once.
@@ -167,11 +171,48 @@ func Load(ctx context.Context, st model.Store, opts Options) (*Index, error) {
 	return Build(refs, opts), nil
 }
 
-// Build indexes the given references. Label comparison is
-// case-insensitive; the first spelling seen is kept.
+// sigVersionOf returns the signature version all refs share
+// (model.SigVersion when there are none). Signatures of different versions
+// cannot be compared, so a collection mixing them, or holding a version
+// this kinship does not compute, is refused with what to do about it.
+func sigVersionOf(refs []model.SampleFunctions) (int, error) {
+	count := map[int]int{}
+	for _, r := range refs {
+		count[r.Sample.SigVersion]++
+	}
+	vs := make([]int, 0, len(count))
+	for v := range count {
+		vs = append(vs, v)
+	}
+	sort.Ints(vs)
+	for _, v := range vs {
+		if v < 1 || v > model.SigVersion {
+			return 0, fmt.Errorf("%d samples have signature version %d, which this kinship (versions 1 to %d) does not know: use a newer kinship or re-ingest them", count[v], v, model.SigVersion)
+		}
+	}
+	switch len(vs) {
+	case 0:
+		return model.SigVersion, nil
+	case 1:
+		return vs[0], nil
+	}
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = fmt.Sprintf("%d of version %d", count[v], v)
+	}
+	return 0, fmt.Errorf("the collection mixes signature versions (%s samples), which cannot be compared: re-ingest the samples of the older versions (delete and ingest them again) so that all have version %d",
+		strings.Join(parts, ", "), vs[len(vs)-1])
+}
+
+// Build indexes the given references, which must share one signature
+// version (Load checks). Label comparison is case-insensitive; the first
+// spelling seen is kept.
 func Build(refs []model.SampleFunctions, opts Options) *Index {
 	opts = opts.withDefaults()
-	ix := &Index{opts: opts, exact: make(map[uint64]int32)}
+	ix := &Index{opts: opts, exact: make(map[uint64]int32), sigVersion: model.SigVersion}
+	if len(refs) > 0 {
+		ix.sigVersion = refs[0].Sample.SigVersion
+	}
 	sort.Slice(refs, func(i, j int) bool { return refs[i].Sample.SHA256 < refs[j].Sample.SHA256 })
 	famID := map[string]int32{}
 	actID := map[string]int32{}
@@ -230,6 +271,10 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 func (ix *Index) Sizes() (samples, families, actors, clusters int) {
 	return len(ix.samples), len(ix.families), len(ix.actors), len(ix.sigs)
 }
+
+// SigVersion is the signature version of the indexed samples: a query
+// must be analysed with it (disasm.Options.SigVersion).
+func (ix *Index) SigVersion() int { return ix.sigVersion }
 
 // Model returns the calibration model in use.
 func (ix *Index) Model() Model { return ix.model }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/attribute"
+	"github.com/kinship-dev/kinship/internal/disasm"
 	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/report"
@@ -84,7 +85,9 @@ func attributeOne(ix *attribute.Index, path string) (v model.Verdict) {
 			v = model.Verdict{Path: path, Error: fmt.Sprintf("%s: internal error: %v", path, p)}
 		}
 	}()
-	res, err := ingest.AnalyzeFile(context.Background(), path, ingest.Limits{}, analyze.Options{})
+	// Signed like the collection, whatever version it was ingested with.
+	opts := analyze.Options{Disasm: disasm.Options{SigVersion: ix.SigVersion()}}
+	res, err := ingest.AnalyzeFile(context.Background(), path, ingest.Limits{}, opts)
 	if err != nil {
 		return model.Verdict{Path: path, Error: err.Error(), Family: model.Judgment{Name: model.Unknown}, Actor: model.Judgment{Name: model.Unknown}}
 	}

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/attribute"
+	"github.com/kinship-dev/kinship/internal/disasm"
 	"github.com/kinship-dev/kinship/internal/ingest"
+	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/report"
 )
 
@@ -15,6 +18,7 @@ func runCompare(e *env, args []string) int {
 	show := fs.Int("show", 3, "shared functions to print side by side")
 	minSim := fs.Float64("min-sim", 0.6, "similarity at which two functions count as shared")
 	asJSON := fs.Bool("json", false, "JSON output (the pairs, without listings)")
+	sig := fs.Int("sig", model.SigVersion, fmt.Sprintf("signature version to compare with (%v)", disasm.SigVersions))
 	paths, err := parse(fs, args)
 	if err != nil {
 		if isHelp(err) {
@@ -25,11 +29,15 @@ func runCompare(e *env, args []string) int {
 	if len(paths) != 2 {
 		return usageErr(e, fs, "compare takes exactly two files")
 	}
-	ra, err := ingest.AnalyzeFile(e.ctx, paths[0], ingest.Limits{}, analyze.Options{})
+	if !slices.Contains(disasm.SigVersions, *sig) {
+		return usageErr(e, fs, fmt.Sprintf("unknown signature version %d", *sig))
+	}
+	opts := analyze.Options{Disasm: disasm.Options{SigVersion: *sig}}
+	ra, err := ingest.AnalyzeFile(e.ctx, paths[0], ingest.Limits{}, opts)
 	if err != nil {
 		return fail(e, err)
 	}
-	rb, err := ingest.AnalyzeFile(e.ctx, paths[1], ingest.Limits{}, analyze.Options{})
+	rb, err := ingest.AnalyzeFile(e.ctx, paths[1], ingest.Limits{}, opts)
 	if err != nil {
 		return fail(e, err)
 	}

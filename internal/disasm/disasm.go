@@ -42,7 +42,22 @@ type Options struct {
 	// Deadline, when not zero, stops the work once passed: Analyze then
 	// fails with ErrDeadline. A caller's per-file time limit rests on it.
 	Deadline time.Time
+	// SigVersion is the signature version to compute (model.SigVersion
+	// when 0). A query compared with a collection must be signed with
+	// the collection's version.
+	SigVersion int
 }
+
+// Sig returns the signature version o asks for.
+func (o Options) Sig() int {
+	if o.SigVersion == 0 {
+		return model.SigVersion
+	}
+	return o.SigVersion
+}
+
+// SigVersions are the signature versions Analyze computes.
+var SigVersions = []int{1, 2}
 
 // maxRecords keeps record ids inside uint32.
 const maxRecords = 1<<31 - 1
@@ -141,15 +156,30 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 		refs = make([][]uint64, len(starts))
 		calls = make([][]uint64, len(starts))
 	}
+	var sems, sigCalls [][]uint64
+	if a.version == 2 {
+		sems = make([][]uint64, len(starts))
+		sigCalls = make([][]uint64, len(starts))
+	}
 	a.parallel(len(starts), func(w *walker, i int) {
 		ok[i] = w.features(starts[i], &fns[i])
 		if ok[i] && refs != nil {
 			refs[i] = w.dataRefs()
 			calls[i] = w.callTargets()
 		}
+		if ok[i] && sems != nil {
+			sc := w.sig()
+			sems[i], sigCalls[i] = sc.own, sc.calleeTargets()
+		}
 	})
 	if a.expired() {
 		return nil, a.deadlineErr()
+	}
+	if sems != nil {
+		a.addCallees(starts, fns, ok, sems, sigCalls)
+		if a.expired() {
+			return nil, a.deadlineErr()
+		}
 	}
 	for _, w := range a.walkers {
 		a.anoms = append(a.anoms, w.anoms...)
@@ -239,6 +269,15 @@ type analyzer struct {
 	impJmp  []uint64          // token of "jmp import:<name>"
 	hints   []binfmt.FuncHint // sorted by Addr
 
+	// Signature version 2: the version asked for, exported functions by
+	// address (1+index into expCall and expJmp, their tokens), and each
+	// walker's scratch.
+	version int
+	exports map[uint64]int32
+	expCall []uint64
+	expJmp  []uint64
+	sigs    map[*walker]*sigScratch
+
 	// Decoded instructions, shared by all functions so that code reached
 	// from several starts is decoded once. Written only between rounds.
 	chunks     [][]insn // fixed length: walkers fill new entries concurrently
@@ -273,7 +312,10 @@ func newAnalyzer(f *binfmt.File, opts Options) (*analyzer, error) {
 	if f.Unsupported != "" {
 		return nil, fmt.Errorf("disasm: %w: %s", ErrUnsupported, f.Unsupported)
 	}
-	a := &analyzer{f: f, opts: opts.withDefaults(), tables: map[uint64][]uint64{}}
+	a := &analyzer{f: f, opts: opts.withDefaults(), tables: map[uint64][]uint64{}, version: opts.Sig()}
+	if !slices.Contains(SigVersions, a.version) {
+		return nil, fmt.Errorf("disasm: unknown signature version %d (known: %v)", a.version, SigVersions)
+	}
 	switch {
 	case f.Bits == 64 || f.Bits == 0 && f.Arch == model.ArchAMD64:
 		a.mode = 64
@@ -333,6 +375,19 @@ func newAnalyzer(f *binfmt.File, opts Options) (*analyzer, error) {
 		}
 	}
 
+	if a.version == 2 {
+		a.exports = make(map[uint64]int32)
+		for _, e := range f.Exports {
+			if _, dup := a.exports[e.Addr]; e.Addr == 0 || e.Name == "" || dup {
+				continue
+			}
+			name := lower(e.Name)
+			a.exports[e.Addr] = int32(len(a.expCall))
+			a.expCall = append(a.expCall, strToken("call import:"+name))
+			a.expJmp = append(a.expJmp, strToken("jmp import:"+name))
+		}
+	}
+
 	a.hints = f.Hints
 	if !sort.SliceIsSorted(a.hints, func(i, j int) bool { return a.hints[i].Addr < a.hints[j].Addr }) {
 		a.hints = slices.Clone(a.hints)
@@ -351,6 +406,12 @@ func newAnalyzer(f *binfmt.File, opts Options) (*analyzer, error) {
 	nw := max(1, a.opts.Workers)
 	for range nw {
 		a.walkers = append(a.walkers, newWalker(a))
+	}
+	if a.version == 2 {
+		a.sigs = make(map[*walker]*sigScratch, nw)
+		for _, w := range a.walkers {
+			a.sigs[w] = newSigScratch()
+		}
 	}
 	return a, nil
 }

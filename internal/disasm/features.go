@@ -46,6 +46,10 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	cov := w.cov[s.idx]
 
 	w.shingles, w.fconsts, w.imps, w.drefs, w.callees = w.shingles[:0], w.fconsts[:0], w.imps[:0], w.drefs[:0], w.callees[:0]
+	v2 := a.version == 2
+	if v2 {
+		w.sig().reset()
+	}
 	exact := uint64(saltExact)
 	var size, hi uint64 // covered bytes, end of the furthest instruction so far
 	var t0, t1 uint64   // previous tokens of the current run
@@ -72,7 +76,8 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 		}
 
 		tok := r.tok
-		if imp := w.importOf(&r); imp != 0 {
+		imp := w.importOf(&r)
+		if imp != 0 {
 			if r.kind == kCall || r.kind == kCallInd {
 				tok = a.impCall[imp-1]
 			} else {
@@ -90,6 +95,9 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 			}
 		}
 		exact = sketch.Combine(exact, tok)
+		if v2 {
+			w.addSig2(s, va, &r, tok, imp != 0)
+		}
 		run++
 		if run >= 3 {
 			w.shingles = append(w.shingles, gram(t0, t1, tok))
@@ -112,9 +120,13 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 		Blocks:  uint32(w.blocks()),
 		Instrs:  uint32(len(w.order)),
 		Exact:   exact,
-		MinHash: sketch.MinHash(w.shingles),
 		Consts:  w.funcConsts(),
 		Imports: w.funcImports(),
+	}
+	if v2 {
+		fn.MinHash, w.sig().own = w.sig().finish(fn.Instrs)
+	} else {
+		fn.MinHash = sketch.MinHash(w.shingles)
 	}
 	if h := a.hint(start); h != nil {
 		fn.Name, fn.Origin = h.Name, h.Origin

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/analyze"
 	"github.com/kinship-dev/kinship/internal/attribute"
+	"github.com/kinship-dev/kinship/internal/disasm"
 	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/store/postgres"
@@ -228,7 +229,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Thresholds[name] = t
 	}
 
-	// 2. Attribute every other binary from its content, under a neutral name.
+	// 2. Attribute every other binary from its content, under a neutral
+	// name, signed like the references (a --db store may be older).
+	aopts := analyze.Options{Disasm: disasm.Options{SigVersion: ix.SigVersion()}}
 	var secs []float64
 	for _, r := range tests {
 		if ctx.Err() != nil {
@@ -242,7 +245,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			continue
 		}
 		t := time.Now()
-		res, err := analyze.Bytes(b, "blind", analyze.Options{})
+		res, err := analyze.Bytes(b, "blind", aopts)
 		if err != nil {
 			out.Error = err.Error()
 			rep.Outcomes = append(rep.Outcomes, out)

@@ -12,12 +12,26 @@ import (
 )
 
 // SigVersion identifies the function-signature algorithm: instruction
-// normalisation, n-gram size, MinHash seeds and LSH banding. Signatures made
-// by different versions are not comparable, so it is stored with every
-// sample and bumped whenever any of those change.
+// normalisation, what goes into the set a function's MinHash is computed
+// over, MinHash seeds and LSH banding. Signatures made by different
+// versions are not comparable, so it is stored with every sample and bumped
+// whenever any of those change. A collection holds one version; a query is
+// signed with the version of the collection it is compared against, so
+// collections of older versions keep working until they are re-ingested.
 //
-//	1: first version (normalised x86 tokens, 3-grams, 64 MinHash values, 16x4 bands)
-const SigVersion = 1
+//	1: normalised x86 tokens as 3-grams over contiguous runs, imports and
+//	   large constants as 1-grams; 64 MinHash values, 16x4 bands.
+//	2: the set of the function's normalised tokens (calls to imports and
+//	   to the file's exported functions named), plus its semantic elements
+//	   (imports and exported functions called, C strings referenced,
+//	   immediates other than 0 and ±1 that are neither addresses nor
+//	   stack-pointer arithmetic, displacements off non-stack base
+//	   registers) each under three salts, plus the semantic elements of each
+//	   distinct callee of at most 80 instructions (64 callees at most);
+//	   one 64-value MinHash over that set, 16x4 bands. Token order is not
+//	   used, so optimisation levels and compilers change it far less
+//	   (bench/funcsim: XO AUC/Recall@1 0.987/0.924 against 0.827/0.508).
+const SigVersion = 2
 
 // MinHashK is the number of MinHash values kept per function.
 const MinHashK = 64

@@ -81,6 +81,14 @@ func MinHash(shingles []uint64) Signature {
 	return sig
 }
 
+// Union makes a the signature of the union of the sets behind a and b:
+// each value is a minimum, so the union's is the smaller of the two.
+func Union(a, b *Signature) {
+	for i := range a {
+		a[i] = min(a[i], b[i])
+	}
+}
+
 // Similarity estimates the Jaccard similarity of the sets behind a and b.
 func Similarity(a, b *Signature) float64 {
 	n := 0

@@ -11,8 +11,10 @@
 //
 // format is always "kinship-exchange"; version is the format version
 // (Version; a reader refuses versions it does not know); sig_version is
-// model.SigVersion of the kinship that wrote the file; samples is the
-// number of sample lines that follow, which a reader checks.
+// the signature version (model.SigVersion) of the samples, the newest when
+// they differ and the writer's own for none (each sample carries its own
+// too); samples is the number of sample lines that follow, which a reader
+// checks.
 //
 // Then one line per sample, ordered by SHA-256 (bytewise):
 //
@@ -300,7 +302,14 @@ func Export(ctx context.Context, st model.Store, w io.Writer) (Stats, error) {
 	bw := bufio.NewWriterSize(zw, 1<<16)
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(Header{FormatName, Version, model.SigVersion, len(all)}); err != nil {
+	sig := model.SigVersion
+	if len(all) > 0 {
+		sig = 0
+		for _, s := range all {
+			sig = max(sig, s.SigVersion)
+		}
+	}
+	if err := enc.Encode(Header{FormatName, Version, sig, len(all)}); err != nil {
 		return n, err
 	}
 	for _, s := range all {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -171,7 +172,7 @@ func TestFormat(t *testing.T) {
 	st := openSQLite(t)
 	fill(t, st)
 	lines := strings.Split(strings.TrimSuffix(string(gunzip(t, export(t, st))), "\n"), "\n")
-	if want := `{"format":"kinship-exchange","version":1,"sig_version":1,"samples":6}`; lines[0] != want {
+	if want := fmt.Sprintf(`{"format":"kinship-exchange","version":1,"sig_version":%d,"samples":6}`, model.SigVersion); lines[0] != want {
 		t.Errorf("header %s, want %s", lines[0], want)
 	}
 	if len(lines) != 7 {
