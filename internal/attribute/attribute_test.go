@@ -71,16 +71,11 @@ func TestAttributeSynthetic(t *testing.T) {
 	g := newGen()
 	rt := genes("rt", 40)      // runtime: everywhere
 	cipher := genes("ciph", 3) // actor X's shared routine
-	libY := genes("liby", 10)  // a library used by two unrelated families and the unknown
-	var refs []model.SampleFunctions
-	for v := 0; v < 3; v++ {
-		refs = append(refs,
-			g.sample(fmt.Sprintf("a%d", v), "alpha", "X", 4, cat(rt, cipher, genes("a", 30))...),
-			g.sample(fmt.Sprintf("b%d", v), "beta", "Y", 4, cat(rt, libY, genes("b", 30))...),
-			g.sample(fmt.Sprintf("c%d", v), "gamma", "Z", 4, cat(rt, libY[5:], genes("c", 30))...),
-			g.sample(fmt.Sprintf("d%d", v), "delta", "X", 4, cat(rt, cipher, genes("d", 30))...),
-		)
-	}
+	// A library used by three unrelated families and the unknown: widely
+	// linked code stays common under two actors even when calibration
+	// leaves a third actor out.
+	libY := genes("liby", 10)
+	refs := refsFor(g, rt, cipher, libY)
 	ix := Build(refs, Options{})
 	if ix.model.Family.Pos == 0 {
 		t.Fatalf("family model not fitted: %s", ix.model.Source)
@@ -112,6 +107,23 @@ func TestAttributeSynthetic(t *testing.T) {
 	if len(a.Evidence) == 0 || a.Evidence[0].Families != 1 {
 		t.Errorf("evidence should list rare shared functions first: %+v", a.Evidence)
 	}
+}
+
+func refsFor(g *gen, rt, cipher, libY []string) []model.SampleFunctions {
+	var refs []model.SampleFunctions
+	for v := 0; v < 3; v++ {
+		refs = append(refs,
+			g.sample(fmt.Sprintf("a%d", v), "alpha", "X", 4, cat(rt, cipher, genes("xr", 1), genes("a", 30))...),
+			g.sample(fmt.Sprintf("b%d", v), "beta", "Y", 4, cat(rt, libY, genes("b", 30))...),
+			g.sample(fmt.Sprintf("c%d", v), "gamma", "Z", 4, cat(rt, libY, genes("c", 30))...),
+			g.sample(fmt.Sprintf("d%d", v), "delta", "X", 4, cat(rt, cipher, genes("xr", 1), genes("d", 30))...),
+			g.sample(fmt.Sprintf("e%d", v), "epsilon", "W", 4, cat(rt, libY, genes("e", 30))...),
+			// Another actor that copied one of X's routines (xr0): what
+			// a false link on little shared code looks like.
+			g.sample(fmt.Sprintf("z%d", v), "zeta", "V", 4, cat(rt, genes("xr", 1), genes("z", 30))...),
+		)
+	}
+	return refs
 }
 
 // Sibling programs of one actor that share nearly all code are told apart

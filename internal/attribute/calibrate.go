@@ -7,15 +7,34 @@ import (
 	"sync"
 )
 
-// Logit is a logistic model p = 1/(1+exp(-(B0 + B1*share + B2*log1p(evidence)))).
+// Logit is a logistic model
+//
+//	p = 1/(1+exp(-(B0 + B1*share + B2*log1p(evidence) + B3*log(cover+0.001) - B4*gap)))
+//
+// over the features of one candidate (see features). B1 to B4 are never
+// negative: more of the query's code or of the candidate's code found, or
+// sizes that agree better, never lower the probability.
 type Logit struct {
-	B0, B1, B2 float64
-	Pos, Neg   int // training trials behind it; 0 when defaults are used
+	B0, B1, B2, B3, B4 float64
+	Pos, Neg           int // training trials behind it; 0 when defaults are used
 }
+
+// nFeat is the number of model inputs, the constant term included.
+const nFeat = 5
+
+func (f features) vec() [nFeat]float64 {
+	return [nFeat]float64{1, f.share, math.Log1p(f.evidence), f.cover, -f.gap}
+}
+
+func (l Logit) coef() [nFeat]float64 { return [nFeat]float64{l.B0, l.B1, l.B2, l.B3, l.B4} }
 
 // Prob evaluates the model.
 func (l Logit) Prob(f features) float64 {
-	z := l.B0 + l.B1*f.share + l.B2*math.Log1p(f.evidence)
+	v, b := f.vec(), l.coef()
+	z := 0.0
+	for i := range v {
+		z += b[i] * v[i]
+	}
 	return 1 / (1 + math.Exp(-z))
 }
 
@@ -112,17 +131,17 @@ func (ix *Index) trialsFor(si int, famCount, actCount []int, sc *scratch) (ft, a
 	r := ix.score(rs.funcs, excl, false, sc, pre)
 	for f := range ix.families {
 		pos := int32(f) == rs.fam
-		if pos && famCount[f] < 2 {
+		if (pos && famCount[f] < 2) || r.famN[f] == 0 {
 			continue
 		}
-		ft = append(ft, trial{feat(r.famE[f], r.total), pos})
+		ft = append(ft, trial{r.famFeat(f), pos})
 	}
 	for a := range ix.actors {
 		pos := int32(a) == rs.act
-		if pos && actCount[a] < 2 {
+		if (pos && actCount[a] < 2) || r.actN[a] == 0 {
 			continue
 		}
-		at = append(at, trial{feat(r.actE[a], r.total), pos})
+		at = append(at, trial{r.actFeat(a), pos})
 	}
 	// Leave the whole family out: every candidate is wrong.
 	if rs.fam >= 0 {
@@ -132,18 +151,18 @@ func (ix *Index) trialsFor(si int, famCount, actCount []int, sc *scratch) (ft, a
 		}
 		r := ix.score(rs.funcs, excl, false, sc, pre)
 		for f := range ix.families {
-			if int32(f) != rs.fam {
-				ft = append(ft, trial{feat(r.famE[f], r.total), false})
+			if int32(f) != rs.fam && r.famN[f] > 0 {
+				ft = append(ft, trial{r.famFeat(f), false})
 			}
 		}
 		// The actor may still be known through another family: that is
 		// the case of a new program by a known author.
 		for a := range ix.actors {
 			pos := int32(a) == rs.act
-			if pos && actCount[a]-famSamplesOfActor(ix, rs.fam, rs.act) < 1 {
+			if (pos && actCount[a]-famSamplesOfActor(ix, rs.fam, rs.act) < 1) || r.actN[a] == 0 {
 				continue
 			}
-			at = append(at, trial{feat(r.actE[a], r.total), pos})
+			at = append(at, trial{r.actFeat(a), pos})
 		}
 	}
 	// Leave the whole actor out: every actor candidate is wrong.
@@ -154,8 +173,8 @@ func (ix *Index) trialsFor(si int, famCount, actCount []int, sc *scratch) (ft, a
 		}
 		r := ix.score(rs.funcs, excl, false, sc, pre)
 		for a := range ix.actors {
-			if int32(a) != rs.act {
-				at = append(at, trial{feat(r.actE[a], r.total), false})
+			if int32(a) != rs.act && r.actN[a] > 0 {
+				at = append(at, trial{r.actFeat(a), false})
 			}
 		}
 	}
@@ -208,31 +227,34 @@ func fit(t []trial) Logit {
 		}
 	}
 	wpos, wneg := 0.5/npos, 0.5/nneg
-	b := [3]float64{0, 0, 0}
+	var b [nFeat]float64
 	for iter := 0; iter < 100; iter++ {
-		var g [3]float64
-		var h [3][3]float64
+		var g [nFeat]float64
+		var h [nFeat][nFeat]float64
 		for _, x := range t {
-			v := [3]float64{1, x.x.share, math.Log1p(x.x.evidence)}
-			z := b[0]*v[0] + b[1]*v[1] + b[2]*v[2]
+			v := x.x.vec()
+			z := 0.0
+			for i := range v {
+				z += b[i] * v[i]
+			}
 			p := 1 / (1 + math.Exp(-z))
 			y, w := 0.0, wneg
 			if x.pos {
 				y, w = 1, wpos
 			}
-			for i := 0; i < 3; i++ {
+			for i := range v {
 				g[i] += w * (p - y) * v[i]
-				for j := 0; j < 3; j++ {
+				for j := range v {
 					h[i][j] += w * p * (1 - p) * v[i] * v[j]
 				}
 			}
 		}
-		for i := 1; i < 3; i++ { // intercept is not penalised
+		for i := 1; i < nFeat; i++ { // intercept is not penalised
 			g[i] += lambda * b[i]
 			h[i][i] += lambda
 		}
 		h[0][0] += 1e-9
-		d, ok := solve3(h, g)
+		d, ok := solve(h, g)
 		if !ok {
 			break
 		}
@@ -246,46 +268,47 @@ func fit(t []trial) Logit {
 		}
 	}
 	// More evidence must never lower the probability.
-	if b[1] < 0 {
-		b[1] = 0
+	for i := 1; i < nFeat; i++ {
+		if b[i] < 0 {
+			b[i] = 0
+		}
 	}
-	if b[2] < 0 {
-		b[2] = 0
-	}
-	return Logit{B0: b[0], B1: b[1], B2: b[2]}
+	return Logit{B0: b[0], B1: b[1], B2: b[2], B3: b[3], B4: b[4]}
 }
 
-// solve3 solves h*x = g by Gaussian elimination with partial pivoting.
-func solve3(h [3][3]float64, g [3]float64) ([3]float64, bool) {
-	a := [3][4]float64{}
-	for i := 0; i < 3; i++ {
-		for j := 0; j < 3; j++ {
-			a[i][j] = h[i][j]
-		}
-		a[i][3] = g[i]
+// solve solves h*x = g by Gaussian elimination with partial pivoting.
+func solve(h [nFeat][nFeat]float64, g [nFeat]float64) ([nFeat]float64, bool) {
+	var a [nFeat][nFeat + 1]float64
+	for i := range nFeat {
+		copy(a[i][:nFeat], h[i][:])
+		a[i][nFeat] = g[i]
 	}
-	for c := 0; c < 3; c++ {
+	for c := range nFeat {
 		p := c
-		for r := c + 1; r < 3; r++ {
+		for r := c + 1; r < nFeat; r++ {
 			if math.Abs(a[r][c]) > math.Abs(a[p][c]) {
 				p = r
 			}
 		}
 		if math.Abs(a[p][c]) < 1e-15 {
-			return [3]float64{}, false
+			return [nFeat]float64{}, false
 		}
 		a[c], a[p] = a[p], a[c]
-		for r := 0; r < 3; r++ {
+		for r := range nFeat {
 			if r == c {
 				continue
 			}
 			k := a[r][c] / a[c][c]
-			for j := c; j < 4; j++ {
+			for j := c; j <= nFeat; j++ {
 				a[r][j] -= k * a[c][j]
 			}
 		}
 	}
-	return [3]float64{a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2]}, true
+	var x [nFeat]float64
+	for i := range nFeat {
+		x[i] = a[i][nFeat] / a[i][i]
+	}
+	return x, true
 }
 
 // famSamplesOfActor counts the samples of family fam labelled with actor act.

@@ -113,6 +113,7 @@ type Index struct {
 	// sigVersion is the signature version of every indexed sample;
 	// queries must be signed with it.
 	sigVersion int
+	cover      coverTable
 }
 
 // Load builds an index from every labelled or common sample in the store.
@@ -255,6 +256,7 @@ func Build(refs []model.SampleFunctions, opts Options) *Index {
 	ix.buildClusters()
 	ix.buildBands()
 	ix.buildPrograms()
+	ix.buildCover()
 	fp := ix.fingerprint()
 	if opts.Model != nil {
 		ix.model = *opts.Model

@@ -1,6 +1,8 @@
 package attribute
 
 import (
+	"math"
+
 	"github.com/kinship-dev/kinship/internal/model"
 )
 
@@ -71,6 +73,9 @@ type scores struct {
 	sampleE []float64
 	sampleN []int
 	fns     []fnResult // only in detail mode
+	famSize []float64  // mean reference weight per family (coverage)
+	actSize []float64
+	size    float64 // the query's own weight, measured as a reference's is
 }
 
 // score matches a query's functions against the index, ignoring the
@@ -87,6 +92,7 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 		actN:  make([]int, len(ix.actors)),
 		share: model.CodeShare{Shared: map[string]float64{}},
 	}
+	r.famSize, r.actSize = ix.sizes(excluded)
 	if detail {
 		r.sampleE = make([]float64, len(ix.samples))
 		r.sampleN = make([]int, len(ix.samples))
@@ -102,6 +108,7 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 		}
 		wsize := SizeWeight(f.Instrs)
 		wo := OriginWeight(f.Origin)
+		r.size += wsize * wo
 		if wo == 0 {
 			r.share.Common += wsize
 			if detail {
@@ -224,17 +231,25 @@ func (ix *Index) score(funcs []model.Function, excluded []bool, detail bool, sc 
 
 // features are the inputs of the calibration model for one candidate.
 type features struct {
-	share    float64 // evidence / total distinctive weight
+	share    float64 // evidence / the query's total distinctive weight
 	evidence float64
+	cover    float64 // evidence / the candidate's mean reference weight
+	gap      float64 // log of how many times the candidate is larger than the query, 0 when it is not
 }
 
-func feat(e, total float64) features {
-	f := features{evidence: e}
+// feat computes the features of a candidate with evidence e, given the
+// query's distinctive weight total, the query's own weight qsize and the
+// candidate's mean reference weight size.
+func feat(e, total, qsize, size float64) features {
+	f := features{evidence: e, cover: coverage(e, size), gap: math.Max(0, math.Log((size+1)/(qsize+1)))}
 	if total > 0 {
 		f.share = e / total
 	}
 	return f
 }
+
+func (r *scores) famFeat(f int) features { return feat(r.famE[f], r.total, r.size, r.famSize[f]) }
+func (r *scores) actFeat(a int) features { return feat(r.actE[a], r.total, r.size, r.actSize[a]) }
 
 // matchAll looks up every function that score would look up.
 func (ix *Index) matchAll(funcs []model.Function, sc *scratch) [][]match {

@@ -42,7 +42,7 @@ func (ix *Index) Attribute(s model.Sample, funcs []model.Function, excludeSelf b
 		if r.famN[f] == 0 {
 			continue
 		}
-		x := feat(r.famE[f], r.total)
+		x := r.famFeat(f)
 		c := model.Candidate{Name: name, Share: x.share, Evidence: x.evidence, Functions: r.famN[f], Probability: ix.model.Family.Prob(x)}
 		if a := ix.famActor[f]; a >= 0 {
 			c.Actor = ix.actors[a]
@@ -53,7 +53,7 @@ func (ix *Index) Attribute(s model.Sample, funcs []model.Function, excludeSelf b
 		if r.actN[a] == 0 {
 			continue
 		}
-		x := feat(r.actE[a], r.total)
+		x := r.actFeat(a)
 		v.Actors = append(v.Actors, model.Candidate{Name: name, Share: x.share, Evidence: x.evidence, Functions: r.actN[a], Probability: ix.model.Actor.Prob(x)})
 	}
 	sortCandidates(v.Families)
@@ -181,8 +181,13 @@ func (ix *Index) evidence(funcs []model.Function, r *scores, v model.Verdict) []
 			Size: q.Size, Instrs: q.Instrs, Families: fr.nfam, Weight: fr.w * h.sim, Name: firstNonEmpty(q.Name, rf.Name),
 		})
 	}
+	// Code found in one family only is the strongest evidence: list it
+	// first, then code shared by several families of one actor.
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
+		if (a.Families <= 1) != (b.Families <= 1) {
+			return a.Families <= 1
+		}
 		if a.Weight != b.Weight {
 			return a.Weight > b.Weight
 		}
