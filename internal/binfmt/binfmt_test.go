@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/kinship-dev/kinship/internal/model"
 )
@@ -679,7 +681,7 @@ func TestAnomalies(t *testing.T) {
 		data func() []byte
 		want string
 	}{
-		{"section beyond end", func() []byte { return pe[:rdataOff+16] }, "section .rdata extends beyond end of file"},
+		{"section beyond end", func() []byte { return pe[:rdataOff+16] }, `section ".rdata" extends beyond end of file`},
 		{"import name outside image", func() []byte {
 			m := append([]byte(nil), pe...)
 			desc := fileOff(base + uint64(binary.LittleEndian.Uint32(m[peDirs+8:])))
@@ -712,6 +714,53 @@ func TestAnomalies(t *testing.T) {
 				t.Error("no code left to analyse")
 			}
 		})
+	}
+}
+
+// Names from the file reach messages quoted, with control bytes and
+// terminal escape sequences escaped: a sample must not be able to clear
+// the analyst's screen or forge log lines.
+func TestNamesEscapedInMessages(t *testing.T) {
+	hostile := "\x1b[2J\x00\x1b]0;pwned\x07\r\nfake line\u202e"
+	if got, want := quote(hostile), `"\x1b[2J\x00\x1b]0;pwned\a\r\nfake line\u202e"`; got != want {
+		t.Errorf("quote = %s, want %s", got, want)
+	}
+	long := strings.Repeat("é", 40) // 80 bytes
+	if got := quote(long); !strings.HasSuffix(got, `"…`) || len(got) > maxQuoted+8 || !utf8.ValidString(got) {
+		t.Errorf("quote of 80 bytes = %s", got)
+	}
+
+	// A section name holding ESC[2J, BEL and a NUL, in a file cut inside
+	// that section so that an anomaly names it.
+	_, pe := loadFixture(t, "pe64.exe")
+	lfanew := int(binary.LittleEndian.Uint32(pe[0x3c:]))
+	optSize := int(binary.LittleEndian.Uint16(pe[lfanew+20:]))
+	secTab := lfanew + 24 + optSize
+	m := append([]byte(nil), pe...)
+	hdr := secTab + 40 // the second section
+	copy(m[hdr:hdr+8], "\x1b[2J\x07\x00x\x1b")
+	raw := binary.LittleEndian.Uint32(m[hdr+20:])
+	m = m[:raw+16]
+	f, err := Load(bytes.NewReader(m), int64(len(m)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Sections[1].Name != "\x1b[2J\x07" {
+		t.Errorf("stored name %q: names must be kept as the file has them", f.Sections[1].Name)
+	}
+	want := `section "\x1b[2J\a" extends beyond end of file`
+	if !slices.Contains(f.Anomalies, want) {
+		t.Errorf("anomalies %q lack %q", f.Anomalies, want)
+	}
+	l := &loader{f: &File{}}
+	l.anomaly("unquoted %s by mistake", hostile)
+	e := &FormatError{Off: 1, Msg: "bad name " + hostile}
+	for _, msg := range append(f.Anomalies, l.f.Anomalies[0], e.Error()) {
+		for _, r := range msg {
+			if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == 0x202e {
+				t.Errorf("control character %U in %q", r, msg)
+			}
+		}
 	}
 }
 

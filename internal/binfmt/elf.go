@@ -19,6 +19,7 @@ const (
 	etRel = 1
 
 	shtSymtab  = 2
+	shtStrtab  = 3
 	shtRela    = 4
 	shtNobits  = 8
 	shtRel     = 9
@@ -53,6 +54,7 @@ type elfSec struct {
 	flags, addr, off, size uint64
 	link, info             uint32
 	entsize                uint64
+	hdrOff                 uint64 // file offset of the header; 0 for sections made up from PT_DYNAMIC
 	data                   []byte // loaded file bytes; nil for NOBITS
 }
 
@@ -96,6 +98,14 @@ func (e *elfFile) word(b []byte) uint64 {
 		return e.bo.Uint64(b)
 	}
 	return uint64(e.bo.Uint32(b))
+}
+
+// pick returns a64 in a 64-bit file, else a32.
+func (e *elfFile) pick(a64, a32 int) int {
+	if e.is64 {
+		return a64
+	}
+	return a32
 }
 
 func (e *elfFile) ptrSize() int {
@@ -189,6 +199,10 @@ func (l *loader) loadELF() error {
 			}
 			if phnum == 0xffff {
 				phnum = int(s.info)
+				if phnum == 0 {
+					// PN_XNUM says the count is in section 0's sh_info.
+					l.anomaly("e_phnum is PN_XNUM (0xffff) but section 0's sh_info (file offset 0x%x) holds no program header count; program headers ignored", shoff+uint64(e.pick(44, 28)))
+				}
 			}
 		}
 	}
@@ -216,7 +230,7 @@ func (l *loader) loadELF() error {
 		if s.typ == shtNobits || s.typ == 0 || s.size == 0 {
 			continue
 		}
-		s.data = e.fileData(s.off, s.size, "section "+s.name)
+		s.data = e.fileData(s.off, s.size, "section "+quote(s.name))
 	}
 
 	if etype == etRel {
@@ -257,6 +271,7 @@ func (l *loader) loadELF() error {
 		l.loadGo() // first, so merged hints keep pclntab as their source
 	}
 	e.synthDynamic()
+	e.checkDynamic()
 	e.dynamic()
 	e.symtab()
 	e.ehFrame()
@@ -358,6 +373,7 @@ func (e *elfFile) readSecs(shoff uint64, entsize, n int) {
 	e.secs = make([]elfSec, n)
 	for i := 1; i < n; i++ { // section 0 holds only extended counts
 		e.secs[i] = e.parseShdr(b[i*entsize:])
+		e.secs[i].hdrOff = shoff + uint64(i*entsize)
 	}
 }
 
@@ -430,20 +446,30 @@ func (e *elfFile) link(s *elfSec) *elfSec {
 	return &e.secs[s.link]
 }
 
-// syms decodes a symbol table, at most limit entries.
-func (e *elfFile) syms(s *elfSec, limit int, what string) []elfSym {
+// syms decodes the symbol table in section idx, at most limit entries.
+func (e *elfFile) syms(idx int, limit int, what string) []elfSym {
 	l := e.l
-	size := 16
-	if e.is64 {
-		size = 24
-	}
+	s := &e.secs[idx]
+	size := e.pick(24, 16)
 	n := len(s.data) / size
 	if n > limit {
 		l.anomaly("%s has %d symbols; only %d are read", what, n, limit)
 		n = limit
 	}
+	st := e.link(s)
+	if s.hdrOff != 0 { // a real header, not one made up from PT_DYNAMIC
+		if s.entsize != uint64(size) {
+			l.anomaly("%s (section header at file offset 0x%x) has sh_entsize %d, not %d", what, s.hdrOff, s.entsize, size)
+		}
+		switch {
+		case int(s.link) == idx:
+			l.anomaly("%s (section header at file offset 0x%x) names itself as its string table (sh_link %d)", what, s.hdrOff, s.link)
+		case st != nil && st.typ != shtStrtab:
+			l.anomaly("%s (section header at file offset 0x%x) names section %d, %s of type %d, as its string table", what, s.hdrOff, s.link, quote(st.name), st.typ)
+		}
+	}
 	var strtab []byte
-	if st := e.link(s); st != nil {
+	if st != nil {
 		strtab = st.data
 	}
 	out := make([]elfSym, n)
@@ -483,7 +509,7 @@ func (e *elfFile) relocs(s *elfSec) []elfReloc {
 	}
 	n := len(s.data) / size
 	if n > e.l.lim.MaxImports*4 {
-		e.l.anomaly("section %s has %d relocations; only %d are read", s.name, n, e.l.lim.MaxImports*4)
+		e.l.anomaly("section %s has %d relocations; only %d are read", quote(s.name), n, e.l.lim.MaxImports*4)
 		n = e.l.lim.MaxImports * 4
 	}
 	out := make([]elfReloc, n)
@@ -514,7 +540,7 @@ func (e *elfFile) dynamic() {
 	if dynIdx < 0 {
 		return
 	}
-	syms := e.syms(&e.secs[dynIdx], l.lim.MaxSymbols, ".dynsym")
+	syms := e.syms(dynIdx, l.lim.MaxSymbols, ".dynsym")
 	libOf := e.versionLibs(dynIdx, len(syms))
 
 	// GOT slots per symbol, and the JUMP_SLOT order that lays out the PLT.
@@ -742,7 +768,7 @@ func (e *elfFile) symtab() {
 		if s.typ != shtSymtab {
 			continue
 		}
-		for _, sym := range e.syms(s, l.lim.MaxSymbols, ".symtab") {
+		for _, sym := range e.syms(i, l.lim.MaxSymbols, ".symtab") {
 			if !sym.isFunc() || sym.shndx == shnUndef || (sym.shndx >= shnLoReserve && sym.shndx != shnXindex) || sym.value == 0 {
 				continue
 			}

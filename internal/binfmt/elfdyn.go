@@ -1,10 +1,14 @@
 package binfmt
 
+import "strings"
+
 // Dynamic-section tags (gABI and GNU extensions).
 const (
-	ptDynamic = 2
+	ptDynamic  = 2
+	shtDynamic = 6
 
 	dtNull       = 0
+	dtNeeded     = 1
 	dtPltRelSz   = 2
 	dtPltGot     = 3
 	dtHash       = 4
@@ -122,6 +126,97 @@ func (e *elfFile) synthDynamic() {
 	}
 	if a, ok := tags[dtPltGot]; ok {
 		add(elfSec{name: ".got.plt", addr: a})
+	}
+}
+
+// dynTableTags are the tags whose value is the address of a table the
+// dynamic linker reads, with their names for messages.
+var dynTableTags = []struct {
+	tag  int64
+	name string
+}{
+	{dtPltGot, "DT_PLTGOT"}, {dtHash, "DT_HASH"}, {dtStrTab, "DT_STRTAB"}, {dtSymTab, "DT_SYMTAB"},
+	{dtRela, "DT_RELA"}, {dtRel, "DT_REL"}, {dtJmpRel, "DT_JMPREL"}, {dtGnuHash, "DT_GNU_HASH"},
+	{dtVerSym, "DT_VERSYM"}, {dtVerNeed, "DT_VERNEED"},
+}
+
+// checkDynamic records oddities of the dynamic array (the .dynamic
+// section, else PT_DYNAMIC) that the rest of the load would pass over
+// silently: no DT_NULL to end it, tables that point back into the array,
+// library names outside the string table.
+func (e *elfFile) checkDynamic() {
+	l, f := e.l, e.l.f
+	var dyn []byte
+	var addr, off uint64
+	for i := range e.secs {
+		if s := &e.secs[i]; s.typ == shtDynamic && s.hdrOff != 0 && len(s.data) > 0 {
+			dyn, addr, off = s.data, s.addr, s.off
+			break
+		}
+	}
+	if dyn == nil {
+		for _, p := range e.progs {
+			if p.typ == ptDynamic {
+				dyn, addr, off = f.BytesAt(p.vaddr), p.vaddr, p.off
+				dyn = dyn[:min(uint64(len(dyn)), p.filesz)]
+				break
+			}
+		}
+	}
+	ent := 2 * e.ptrSize()
+	if len(dyn) < ent {
+		return
+	}
+	size := uint64(len(dyn))
+	terminated := false
+	var self []string
+	seen := make(map[int64]bool)
+	var strsz uint64
+	var needed []uint64
+	i := 0
+	for ; i+ent <= len(dyn) && i/ent < maxDynEntries; i += ent {
+		tag := int64(e.word(dyn[i:]))
+		if e.ptrSize() == 4 {
+			tag = int64(int32(tag))
+		}
+		if tag == dtNull {
+			terminated = true
+			break
+		}
+		v := e.word(dyn[i+ent/2:])
+		switch tag {
+		case dtStrSz:
+			strsz = v
+		case dtNeeded:
+			if len(needed) < maxDynEntries {
+				needed = append(needed, v)
+			}
+		}
+		for _, t := range dynTableTags {
+			if t.tag == tag && !seen[tag] && v >= addr && v-addr < size {
+				seen[tag] = true
+				self = append(self, t.name)
+			}
+		}
+	}
+	if !terminated {
+		if i/ent >= maxDynEntries {
+			l.anomaly("dynamic array at file offset 0x%x: no DT_NULL in its first %d entries", off, maxDynEntries)
+		} else {
+			l.anomaly("dynamic array at file offset 0x%x (%d entries) has no DT_NULL terminator", off, i/ent)
+		}
+	}
+	if len(self) > 0 {
+		l.anomaly("dynamic array at file offset 0x%x: %s point into the dynamic array itself (0x%x)", off, strings.Join(self, ", "), addr)
+	}
+	if strsz > 0 {
+		var t tally
+		for _, n := range needed {
+			if n >= strsz {
+				t.add("DT_NEEDED names string table offset 0x%x, past DT_STRSZ 0x%x", n, strsz)
+			}
+		}
+		l.flush(&t, "entries")
 	}
 }
 

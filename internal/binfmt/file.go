@@ -66,7 +66,7 @@ type FormatError struct {
 }
 
 func (e *FormatError) Error() string {
-	return fmt.Sprintf("offset 0x%x: %s", e.Off, e.Msg)
+	return fmt.Sprintf("offset 0x%x: %s", e.Off, escapeControls(e.Msg))
 }
 
 // Section is one loaded section.

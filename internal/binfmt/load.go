@@ -6,7 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/kinship-dev/kinship/internal/model"
 )
@@ -113,12 +117,88 @@ type loader struct {
 	fdes         int // .eh_frame FDEs
 }
 
+// anomaly records an oddity. Strings from the file must be passed through
+// quote; the message is escaped once more as a safety net, so no control
+// byte from a sample can reach a terminal or a log.
 func (l *loader) anomaly(format string, args ...any) {
 	if len(l.f.Anomalies) >= maxAnomalies {
 		l.anomaliesMuted++
 		return
 	}
-	l.f.Anomalies = append(l.f.Anomalies, fmt.Sprintf(format, args...))
+	l.f.Anomalies = append(l.f.Anomalies, escapeControls(fmt.Sprintf(format, args...)))
+}
+
+// tally counts the instances of one oddity in a table, so that it is
+// recorded once, with its first instance and the number of others.
+type tally struct {
+	n     int
+	first string
+}
+
+func (t *tally) add(format string, args ...any) {
+	if t.n == 0 {
+		t.first = fmt.Sprintf(format, args...)
+	}
+	t.n++
+}
+
+// flush records the tallied oddity, if any; what names the others
+// ("entries", "sections").
+func (l *loader) flush(t *tally, what string) {
+	switch {
+	case t.n == 1:
+		l.anomaly("%s", t.first)
+	case t.n > 1:
+		l.anomaly("%s (and %d more %s)", t.first, t.n-1, what)
+	}
+	*t = tally{}
+}
+
+// maxQuoted bounds the bytes of a name from the file shown in a message.
+const maxQuoted = 64
+
+// quote renders a string taken from the file (a section, DLL, import,
+// export or symbol name, a forwarder) for an anomaly or error message:
+// double-quoted, with control bytes, terminal escape sequences, invisible
+// format characters and invalid UTF-8 escaped Go-style, and cut at
+// maxQuoted bytes with "…" after the closing quote. Names kept for
+// matching are never quoted.
+func quote(s string) string {
+	if len(s) <= maxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := maxQuoted
+	for cut > maxQuoted-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
+// escapeControls escapes what quote would in a whole message, leaving the
+// printable rest alone.
+func escapeControls(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || !strconv.IsPrint(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if (r == utf8.RuneError && n <= 1) || !strconv.IsPrint(r) {
+			q := strconv.Quote(s[i : i+n])
+			b.WriteString(q[1 : len(q)-1])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }
 
 func (l *loader) addHint(h FuncHint) {
@@ -204,9 +284,65 @@ func (l *loader) finish() {
 		l.anomaly("%d function hints outside executable sections dropped", dropped)
 	}
 	f.normaliseHints()
+	l.entropy()
 	if l.anomaliesMuted > 0 {
 		f.Anomalies = append(f.Anomalies, fmt.Sprintf("%d more anomalies not recorded", l.anomaliesMuted))
 	}
+}
+
+// Executable sections whose bytes are close to random are packed or
+// encrypted: compiled code stays below about 6.6 bits per byte. Sections
+// smaller than minEntropyBytes say too little; below about 500 bytes even
+// random bytes measure under maxCodeEntropy, so there the threshold
+// follows the entropy random bytes of that size are expected to show.
+const (
+	minEntropyBytes = 256
+	maxCodeEntropy  = 7.2
+)
+
+// entropy records executable sections of near-random bytes. Each file
+// range is measured once, and at most the file's size in all, however
+// many sections map it.
+func (l *loader) entropy() {
+	budget := l.size
+	seen := make(map[[2]uint64]bool)
+	for i := range l.f.Sections {
+		s := &l.f.Sections[i]
+		n := len(s.Data)
+		if !s.Exec || n < minEntropyBytes {
+			continue
+		}
+		key := [2]uint64{s.Offset, uint64(n)}
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if budget -= int64(n); budget < 0 {
+			return
+		}
+		h := byteEntropy(s.Data)
+		// Expected entropy of n random bytes (Miller-Madow), less a margin.
+		limit := min(maxCodeEntropy, 8-255/(2*float64(n)*math.Ln2)-0.4)
+		if h >= limit {
+			l.anomaly("section %s (file offset 0x%x, %d bytes) has byte entropy %.2f bits/byte: packed or encrypted?", quote(s.Name), s.Offset, n, h)
+		}
+	}
+}
+
+// byteEntropy is the Shannon entropy of b in bits per byte.
+func byteEntropy(b []byte) float64 {
+	var c [256]int
+	for _, x := range b {
+		c[x]++
+	}
+	h, n := 0.0, float64(len(b))
+	for _, k := range c {
+		if k > 0 {
+			p := float64(k) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
 }
 
 // cstring returns the NUL-terminated string at the start of b, at most max

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/kinship-dev/kinship/internal/model"
 )
@@ -41,6 +42,7 @@ var peMachineNames = map[uint16]model.Arch{
 type peSec struct {
 	name string
 	rva  uint64
+	off  uint64 // file offset of data
 	data []byte
 }
 
@@ -111,6 +113,21 @@ func (p *peFile) rest(rva uint64) []byte {
 		return p.hdr[rva:]
 	}
 	return nil
+}
+
+// where describes rva for a message: with its file offset when loaded.
+func (p *peFile) where(rva uint64) string {
+	if p.rest(rva) != nil {
+		if p.last < len(p.secs) {
+			if s := &p.secs[p.last]; rva >= s.rva && rva-s.rva < uint64(len(s.data)) {
+				return fmt.Sprintf("RVA 0x%x (file offset 0x%x)", rva, s.off+rva-s.rva)
+			}
+		}
+		if rva < uint64(len(p.hdr)) {
+			return fmt.Sprintf("RVA 0x%x (file offset 0x%x)", rva, rva)
+		}
+	}
+	return fmt.Sprintf("RVA 0x%x", rva)
 }
 
 func (p *peFile) str(rva uint64) (string, bool) {
@@ -187,9 +204,13 @@ func (l *loader) loadPE(sigOff int64) error {
 	}
 	fileAlign := le.Uint32(opt[36:])
 	sizeOfHeaders := le.Uint32(opt[60:])
-	nDirs := int(min(le.Uint32(opt[fixed-4:]), 16))
-	if nDirs < 16 && le.Uint32(opt[fixed-4:]) > 16 {
-		l.anomaly("NumberOfRvaAndSizes is %d", le.Uint32(opt[fixed-4:]))
+	nRVA := le.Uint32(opt[fixed-4:])
+	nDirs := int(min(nRVA, 16))
+	if nRVA > 16 {
+		l.anomaly("NumberOfRvaAndSizes is 0x%x (file offset 0x%x); only 16 data directories exist", nRVA, optOff+int64(fixed-4))
+	}
+	if fits := (len(opt) - fixed) / 8; nDirs > fits {
+		l.anomaly("only %d of %d data directories fit in the optional header at file offset 0x%x", fits, nDirs, optOff)
 	}
 	for i := 0; i < nDirs && fixed+8*i+8 <= len(opt); i++ {
 		d := opt[fixed+8*i:]
@@ -248,6 +269,7 @@ func (l *loader) loadPE(sigOff int64) error {
 	}
 	type rawSec struct {
 		name            string
+		hdr             int64 // file offset of the section header
 		va, vsize       uint32
 		rawPtr, rawSize uint32
 		chars           uint32
@@ -257,7 +279,8 @@ func (l *loader) loadPE(sigOff int64) error {
 	for i := range raws {
 		e := tbl[i*40:]
 		rs := rawSec{
-			va: le.Uint32(e[12:]), vsize: le.Uint32(e[8:]),
+			hdr: secOff + 40*int64(i),
+			va:  le.Uint32(e[12:]), vsize: le.Uint32(e[8:]),
 			rawSize: le.Uint32(e[16:]), rawPtr: le.Uint32(e[20:]),
 			chars: le.Uint32(e[36:]),
 		}
@@ -269,7 +292,7 @@ func (l *loader) loadPE(sigOff int64) error {
 		}
 		// The loader rounds the raw pointer down to 512 bytes.
 		if fileAlign >= 0x200 && rs.rawPtr&0x1ff != 0 {
-			l.anomaly("section %s raw data pointer 0x%x is not aligned", rs.name, rs.rawPtr)
+			l.anomaly("section %s raw data pointer 0x%x is not aligned", quote(rs.name), rs.rawPtr)
 			rs.rawPtr &^= 0x1ff
 		}
 		if rs.rawPtr != 0 && rs.rawSize != 0 {
@@ -284,6 +307,7 @@ func (l *loader) loadPE(sigOff int64) error {
 
 	f.Sections = make([]Section, 0, nsec)
 	p.secs = make([]peSec, 0, nsec)
+	var overHeaders, pastEOF, past4G tally
 	for _, rs := range raws {
 		n := rs.rawSize
 		if rs.vsize != 0 && rs.vsize < n {
@@ -293,15 +317,25 @@ func (l *loader) loadPE(sigOff int64) error {
 		if vsize == 0 {
 			vsize = rs.rawSize
 		}
+		if uint64(rs.va)+uint64(vsize) > 1<<32 {
+			past4G.add("section %s (header at file offset 0x%x) at RVA 0x%x with VirtualSize 0x%x ends past 4 GB", quote(rs.name), rs.hdr, rs.va, vsize)
+		}
 		var data []byte
 		switch {
+		case rs.rawPtr == 0 && rs.rawSize != 0:
+			overHeaders.add("section %s (header at file offset 0x%x) has 0x%x bytes of raw data at file offset 0, over the headers; not loaded", quote(rs.name), rs.hdr, rs.rawSize)
 		case rs.rawPtr == 0 || n == 0:
 		case int64(rs.rawPtr) >= l.size:
-			l.anomaly("section %s starts beyond end of file", rs.name)
+			l.anomaly("section %s starts beyond end of file", quote(rs.name))
 		default:
+			if int64(rs.rawPtr) < int64(sizeOfHeaders) {
+				overHeaders.add("section %s raw data at file offset 0x%x overlaps the headers (SizeOfHeaders 0x%x)", quote(rs.name), rs.rawPtr, sizeOfHeaders)
+			}
 			if int64(rs.rawPtr)+int64(n) > l.size {
-				l.anomaly("section %s extends beyond end of file", rs.name)
+				l.anomaly("section %s extends beyond end of file", quote(rs.name))
 				n = uint32(l.size - int64(rs.rawPtr))
+			} else if int64(rs.rawPtr)+int64(rs.rawSize) > l.size {
+				pastEOF.add("section %s (header at file offset 0x%x) has SizeOfRawData 0x%x: its raw data at file offset 0x%x would run past the end of the 0x%x-byte file", quote(rs.name), rs.hdr, rs.rawSize, rs.rawPtr, l.size)
 			}
 			data = l.buf[rs.rawPtr : rs.rawPtr+n : rs.rawPtr+n]
 		}
@@ -314,11 +348,15 @@ func (l *loader) loadPE(sigOff int64) error {
 			Writable: rs.chars&peScnMemWrite != 0,
 			Data:     data,
 		})
-		p.secs = append(p.secs, peSec{name: rs.name, rva: uint64(rs.va), data: data})
+		p.secs = append(p.secs, peSec{name: rs.name, rva: uint64(rs.va), off: uint64(rs.rawPtr), data: data})
 	}
+	l.flush(&overHeaders, "sections")
+	l.flush(&pastEOF, "sections")
+	l.flush(&past4G, "sections")
 	if len(f.Sections) == 0 {
 		l.anomaly("no sections")
 	}
+	p.overlaps()
 	p.byRVA = make([]int, len(p.secs))
 	for i := range p.byRVA {
 		p.byRVA[i] = i
@@ -346,6 +384,35 @@ func (l *loader) loadPE(sigOff int64) error {
 	return nil
 }
 
+// overlaps records sections whose raw data share file bytes: compilers
+// give every section its own bytes, while packers and hostile files map
+// the same code many times.
+func (p *peFile) overlaps() {
+	idx := make([]int, 0, len(p.secs))
+	for i, s := range p.secs {
+		if len(s.data) > 0 {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return p.secs[idx[a]].off < p.secs[idx[b]].off })
+	var t tally
+	far := -1 // the section reaching furthest so far
+	for _, i := range idx {
+		s := &p.secs[i]
+		if far >= 0 {
+			o := &p.secs[far]
+			if end := o.off + uint64(len(o.data)); s.off < end {
+				t.add("section %s raw data at file offset 0x%x overlaps section %s (file offset 0x%x-0x%x)", quote(s.name), s.off, quote(o.name), o.off, end)
+				if s.off+uint64(len(s.data)) <= end {
+					continue
+				}
+			}
+		}
+		far = i
+	}
+	p.l.flush(&t, "sections")
+}
+
 // dir returns a data directory that is present, or ok false.
 func (p *peFile) dir(i int) (peDir, bool) {
 	d := p.dirs[i]
@@ -363,10 +430,24 @@ func (p *peFile) exports() {
 		l.anomaly("export directory RVA 0x%x outside image", d.rva)
 		return
 	}
+	dllName := uint64(le.Uint32(h[12:]))
 	ordBase := le.Uint32(h[16:])
 	nFuncs := le.Uint32(h[20:])
 	nNames := le.Uint32(h[24:])
 	aFuncs, aNames, aOrds := uint64(le.Uint32(h[28:])), uint64(le.Uint32(h[32:])), uint64(le.Uint32(h[36:]))
+	// The tables follow the 40-byte header; none may overlap it.
+	var self []string
+	for _, x := range []struct {
+		field string
+		rva   uint64
+	}{{"Name", dllName}, {"AddressOfFunctions", aFuncs}, {"AddressOfNames", aNames}, {"AddressOfNameOrdinals", aOrds}} {
+		if x.rva >= uint64(d.rva) && x.rva < uint64(d.rva)+40 {
+			self = append(self, x.field)
+		}
+	}
+	if len(self) > 0 {
+		l.anomaly("export directory at %s: %s point into the directory's own header", p.where(uint64(d.rva)), strings.Join(self, ", "))
+	}
 	if nFuncs > uint32(l.lim.MaxExports) {
 		l.anomaly("%d exported functions; only %d are read", nFuncs, l.lim.MaxExports)
 		nFuncs = uint32(l.lim.MaxExports)
@@ -397,7 +478,7 @@ func (p *peFile) exports() {
 			continue
 		}
 		if idx >= nFuncs {
-			l.anomaly("export %q names function index %d of %d", name, idx, nFuncs)
+			l.anomaly("export %s names function index %d of %d", quote(name), idx, nFuncs)
 			continue
 		}
 		byIdx[idx] = append(byIdx[idx], name)
@@ -433,6 +514,98 @@ func (p *peFile) exports() {
 			f.Exports = append(f.Exports, e)
 		}
 	}
+	if own, ok := p.str(dllName); ok {
+		p.forwardLoops(own, f.Exports)
+	}
+}
+
+// forwardLoops records forwarded exports that lead back to themselves
+// through the DLL's own exports ("SELF.a" -> "SELF.b" -> "SELF.a"): the
+// Windows loader fails on them, so no real DLL has one.
+func (p *peFile) forwardLoops(own string, exps []Export) {
+	own = strings.ToLower(own)
+	own = strings.TrimSuffix(own, ".dll")
+	// next maps an export, by name and by "#ordinal", to the export its
+	// forwarder names in this same DLL.
+	key := func(e *Export) []string {
+		k := []string{"#" + strconv.FormatUint(uint64(e.Ordinal), 10)}
+		if e.Name != "" {
+			k = append(k, e.Name)
+		}
+		return k
+	}
+	next := make(map[string]string)
+	for i := range exps {
+		e := &exps[i]
+		dot := strings.LastIndexByte(e.Forwarder, '.')
+		if dot < 0 || strings.ToLower(e.Forwarder[:dot]) != own {
+			continue
+		}
+		for _, k := range key(e) {
+			next[k] = e.Forwarder[dot+1:]
+		}
+	}
+	if len(next) == 0 {
+		return
+	}
+	// Walk each chain once: 1 = on the current chain, 2 = done.
+	state := make(map[string]uint8, len(next))
+	for i := range exps {
+		e := &exps[i]
+		if e.Forwarder == "" || e.Name == "" || state[e.Name] != 0 {
+			continue
+		}
+		var chain []string
+		k := e.Name
+		for {
+			if state[k] == 2 {
+				break
+			}
+			if state[k] == 1 {
+				p.loopAnomaly(chain, k)
+				break
+			}
+			t, ok := next[k]
+			if !ok {
+				break
+			}
+			state[k] = 1
+			chain = append(chain, k)
+			k = t
+		}
+		for _, c := range chain {
+			state[c] = 2
+		}
+	}
+}
+
+// loopAnomaly records the loop of chain that starts at k.
+func (p *peFile) loopAnomaly(chain []string, k string) {
+	i := 0
+	for i < len(chain) && chain[i] != k {
+		i++
+	}
+	loop := chain[i:]
+	if len(loop) == 1 {
+		p.l.anomaly("export %s is forwarded to itself", quote(loop[0]))
+		return
+	}
+	const show = 4
+	var b strings.Builder
+	for j, n := range loop {
+		if j == show {
+			fmt.Fprintf(&b, " -> … (%d more)", len(loop)-show)
+			break
+		}
+		if j > 0 {
+			b.WriteString(" -> ")
+		}
+		b.WriteString(quote(n))
+	}
+	if len(loop) <= show {
+		b.WriteString(" -> " + quote(k))
+	}
+	p.l.anomaly("forwarded exports loop: %s", b.String())
 }
 
 // imports reads the import directory: an array of 20-byte descriptors,
@@ -458,6 +631,18 @@ func (p *peFile) imports() {
 		if ilt == 0 && nameRVA == 0 && iat == 0 {
 			return // terminator (timestamp and forwarder chain are ignored)
 		}
+		var self []string
+		for _, x := range []struct {
+			field string
+			rva   uint32
+		}{{"OriginalFirstThunk", ilt}, {"Name", nameRVA}, {"FirstThunk", iat}} {
+			if uint64(x.rva) >= rva && uint64(x.rva) < rva+20 {
+				self = append(self, x.field)
+			}
+		}
+		if len(self) > 0 {
+			l.anomaly("import descriptor %d at %s: %s point at the descriptor itself", i, p.where(rva), strings.Join(self, ", "))
+		}
 		lib, ok := p.str(uint64(nameRVA))
 		if !ok {
 			l.anomaly("import DLL name RVA 0x%x outside image", nameRVA)
@@ -481,7 +666,7 @@ func (p *peFile) thunks(lib string, table, iat uint64, delayed bool) bool {
 	for j := uint64(0); ; j++ {
 		v, ok := p.ptr(table + j*ps)
 		if !ok {
-			l.anomaly("import table of %s at RVA 0x%x runs out of the image", lib, table)
+			l.anomaly("import table of %s at RVA 0x%x runs out of the image", quote(lib), table)
 			return true
 		}
 		if v == 0 {
@@ -588,6 +773,7 @@ func (p *peFile) runtimeFunctions() [][2]uint32 {
 		n = l.lim.MaxFuncHints
 	}
 	out := make([][2]uint32, 0, n)
+	var backwards, selfUnwind tally
 	for i := 0; i < n; i++ {
 		e := b[12*i:]
 		begin, end, unwind := le.Uint32(e), le.Uint32(e[4:]), le.Uint32(e[8:])
@@ -595,18 +781,25 @@ func (p *peFile) runtimeFunctions() [][2]uint32 {
 			continue
 		}
 		l.pdataEntries++
+		if end <= begin {
+			backwards.add("exception entry %d at %s has end 0x%x before begin 0x%x", i, p.where(uint64(d.rva)+12*uint64(i)), end, begin)
+			end = begin
+		}
 		if unwind&1 != 0 {
+			continue // points at another RUNTIME_FUNCTION
+		}
+		if unwind >= d.rva && unwind-d.rva < uint32(len(b)) {
+			// UNWIND_INFO never lives among the RUNTIME_FUNCTIONs.
+			selfUnwind.add("exception entry %d at %s has its unwind information inside the exception directory, at RVA 0x%x", i, p.where(uint64(d.rva)+12*uint64(i)), unwind)
 			continue
 		}
 		if u := p.at(uint64(unwind), 1); u != nil && (u[0]>>3)&0x4 != 0 {
 			continue // UNW_FLAG_CHAININFO
 		}
-		if end <= begin {
-			l.anomaly("exception entry %d has end 0x%x before begin 0x%x", i, end, begin)
-			end = begin
-		}
 		out = append(out, [2]uint32{begin, end})
 	}
+	l.flush(&backwards, "entries")
+	l.flush(&selfUnwind, "entries")
 	return out
 }
 
