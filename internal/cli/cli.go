@@ -55,8 +55,8 @@ func commands() []command {
 		{"export", "[--db PATH|URL] FILE", "write the whole collection to a portable file (gzip JSON Lines)", runExport},
 		{"import", "[--db PATH|URL] FILE", "read a collection written by export into the store", runImport},
 		{"check", "[--db PATH]", "verify the store: database integrity and that every sample holds all its functions", runCheck},
-		{"assess", "[--kb PATH] [--json] SUBJECT", "fuse what sources claim about who is behind a family, campaign or actor", runAssess},
-		{"knowledge", "SUBCOMMAND [--kb PATH] ...", "import-misp, import-stix, export-stix, claims, actors: the attribution knowledge base", runKnowledge},
+		{"assess", "[--kb PATH] [--db PATH|URL] [--sample FILE]... [--record] [--json] SUBJECT", "fuse what sources claim and what the engine finds about who is behind a family, campaign or actor", runAssess},
+		{"knowledge", "SUBCOMMAND [--kb PATH] ...", "import-misp, import-stix, export-stix, claims, actors, analyses: the attribution knowledge base", runKnowledge},
 		{"eval", "[--data DIR] [--small] [--format pe|elf] [--json FILE] [--predictions FILE] MANIFEST.tsv", "measure attribution accuracy on a labelled manifest", runEval},
 	}
 }
