@@ -12,8 +12,9 @@ type walker struct {
 	a     *analyzer
 	vis   visitSet
 	stack []uint64
-	order []uint64 // instruction addresses of the current function, in visit order
-	lead  []uint64 // basic block leader candidates
+	from  []pathSrc // per stack entry: how the walk got there
+	order []uint64  // instruction addresses of the current function, in visit order
+	lead  []uint64  // basic block leader candidates
 
 	// run holds the last instructions of the current straight-line run
 	// and leas the registers lea loaded anywhere in the function, for
@@ -148,6 +149,150 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
 	return r, true
 }
 
+// pathSrc says how a walk reached a path: by a direct branch, and
+// whether through a jump table on the way. Jump tables read without a
+// bound can yield entries that are not targets; what is decoded after
+// them may be misaligned and is never reported as overlapping.
+type pathSrc struct {
+	branch uint64 // address of the direct branch leading here, or noBranch
+	table  bool
+}
+
+// noBranch marks a path that no direct branch leads to.
+const noBranch = ^uint64(0)
+
+// lenTable marks, in visitSet lengths, instructions decoded after a jump
+// table.
+const lenTable = 0x80
+
+// overlaps counts the branches of one function walk that land strictly
+// inside an instruction the walk decoded before: the classic
+// anti-disassembly trick, where the same bytes run as two instruction
+// streams. The first is kept for the anomaly.
+type overlaps struct {
+	n                    int
+	call                 bool
+	branch, target, insn uint64
+	bad                  bool // the walk met undecodable bytes
+}
+
+// inside returns the start of the instruction of the current walk that
+// t lies strictly inside, if any. Landing just past prefix bytes (a jump
+// over a lock prefix, into rep ret) is how compilers share code, not an
+// overlap.
+func (w *walker) inside(s *xsec, t uint64) (uint64, bool) {
+	for k := uint64(1); k < 15 && k <= t-s.addr; k++ {
+		v := w.vis.lenAt(t - k)
+		if v == 0 {
+			continue
+		}
+		// The nearest instruction before t decides.
+		n := uint64(v &^ lenTable)
+		if n <= k || v&lenTable != 0 || onlyPrefixes(s.data[t-k-s.addr:t-s.addr], w.a.mode) {
+			return 0, false
+		}
+		return t - k, true
+	}
+	return 0, false
+}
+
+// isVEX reports whether the instruction at the start of b is VEX, EVEX or
+// XOP encoded. In 32-bit mode c4, c5 and 62 are LES, LDS and BOUND unless
+// the next byte has both top bits set.
+func isVEX(b []byte, mode int) bool {
+	b = opcode(b, 32) // REX before VEX is invalid
+	if len(b) < 2 {
+		return false
+	}
+	switch b[0] {
+	case 0xc4, 0xc5, 0x62:
+		return mode == 64 || b[1] >= 0xc0
+	case 0x8f:
+		return b[1]&0x38 != 0 // XOP; pop r/m has reg field 0
+	}
+	return false
+}
+
+// onlyPrefixes reports whether every byte of b is an instruction prefix.
+func onlyPrefixes(b []byte, mode int) bool {
+	for _, c := range b {
+		switch {
+		case c == 0xf0 || c == 0xf2 || c == 0xf3 || c == 0x26 || c == 0x2e || c == 0x36 || c == 0x3e ||
+			c == 0x64 || c == 0x65 || c == 0x66 || c == 0x67:
+		case mode == 64 && c >= 0x40 && c <= 0x4f: // REX
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func (o *overlaps) add(call bool, branch, target, insn uint64) {
+	if o.n == 0 {
+		o.call, o.branch, o.target, o.insn = call, branch, target, insn
+	}
+	o.n++
+}
+
+// report records the overlaps of the function at start, once, unless the
+// function looks like data decoded as code rather than code written to
+// overlap:
+//   - x86asm gets the length of some VEX instructions wrong (vzeroupper
+//     takes 5 bytes) and the misaligned stream after one looks like
+//     overlapping code, so functions with VEX, EVEX or XOP instructions
+//     are left out;
+//   - a start found in code (a call or an address taken) that lies inside
+//     a function the file bounds is a misaligned guess;
+//   - other starts found in code may be tables or text in a code section
+//     (OpenSSL keeps both there): they are left out when the walk met
+//     undecodable bytes or port I/O, which compilers never emit for user
+//     programs and text decodes into.
+func (w *walker) report(o *overlaps, s *xsec, start uint64) {
+	if o.n == 0 {
+		return
+	}
+	a := w.a
+	stated := start == a.f.Entry || a.hint(start) != nil
+	if !stated && (o.bad || a.insideHinted(start)) {
+		return
+	}
+	for _, va := range w.order {
+		if va < s.addr || va-s.addr >= uint64(len(s.data)) {
+			continue
+		}
+		b := s.data[va-s.addr:]
+		if isVEX(b, a.mode) || !stated && isPortIO(b, a.mode) {
+			return
+		}
+	}
+	what := "jump"
+	if o.call {
+		what = "call"
+	}
+	more := ""
+	switch {
+	case o.n == 2:
+		more = " (and 1 more such branch)"
+	case o.n > 2:
+		more = fmt.Sprintf(" (and %d more such branches)", o.n-1)
+	}
+	w.anomaly(start, "%s at 0x%x lands at 0x%x, inside the instruction at 0x%x: overlapping instructions%s", what, o.branch, o.target, o.insn, more)
+}
+
+// opcode returns the instruction bytes of b after its prefixes.
+func opcode(b []byte, mode int) []byte {
+	for len(b) > 0 && onlyPrefixes(b[:1], mode) {
+		b = b[1:]
+	}
+	return b
+}
+
+// isPortIO reports in, out, ins and outs.
+func isPortIO(b []byte, mode int) bool {
+	b = opcode(b, mode)
+	return len(b) > 0 && (b[0] >= 0x6c && b[0] <= 0x6f || b[0] >= 0xe4 && b[0] <= 0xe7 || b[0] >= 0xec && b[0] <= 0xef)
+}
+
 // walk follows control flow from start within [start, end), stopping paths
 // at returns, stops, undecodable bytes, other functions' starts and jumps
 // that leave the function (tail calls). It fills w.order and w.lead.
@@ -158,21 +303,34 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 	w.vis.reset(start)
 	w.order, w.lead = w.order[:0], append(w.lead[:0], start)
 	w.stack = append(w.stack[:0], start)
+	w.from = append(w.from[:0], pathSrc{branch: noBranch})
 	w.leas = [16]leaVal{}
+	var over overlaps
 	limit := a.opts.MaxFuncInstrs
 	inFunc := func(t uint64) bool {
 		return t >= start && t < end && (t == start || !s.isStart(t))
 	}
 	for len(w.stack) > 0 {
 		va := w.stack[len(w.stack)-1]
+		src := w.from[len(w.from)-1]
 		w.stack = w.stack[:len(w.stack)-1]
+		w.from = w.from[:len(w.from)-1]
 		w.nrun = 0
 	path:
 		for {
 			if va < start || va >= end || (va != start && s.isStart(va)) || w.vis.has(va) {
 				break
 			}
+			if src.branch != noBranch && !src.table && decode {
+				if p, ok := w.inside(s, va); ok {
+					over.add(false, src.branch, va, p)
+				}
+			}
+			src.branch = noBranch
 			r, ok := w.get(s, va, decode)
+			if ok && r.kind == kBad {
+				over.bad = true
+			}
 			if !ok || r.kind == kBad {
 				break
 			}
@@ -180,10 +338,14 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 				if decode {
 					w.anomaly(start, "more than %d instructions; truncated", limit)
 				}
-				w.stack = w.stack[:0]
+				w.stack, w.from = w.stack[:0], w.from[:0]
 				break
 			}
-			w.vis.add(va)
+			if src.table {
+				w.vis.add(va, r.n|lenTable)
+			} else {
+				w.vis.add(va, r.n)
+			}
 			w.order = append(w.order, va)
 			w.run[w.nrun%runLen] = va
 			w.nrun++
@@ -203,10 +365,16 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 				// A call to the next instruction only reads the PC.
 				if decode && r.imp == 0 && r.target != next && a.secAt(r.target) != nil {
 					w.calls = append(w.calls, r.target)
+					if r.target >= start && r.target < end && !src.table {
+						if p, ok := w.inside(s, r.target); ok {
+							over.add(true, va, r.target, p)
+						}
+					}
 				}
 			case kJcc:
 				if r.imp == 0 && inFunc(r.target) {
 					w.stack = append(w.stack, r.target)
+					w.from = append(w.from, pathSrc{va, src.table})
 					w.lead = append(w.lead, r.target)
 				} else if decode {
 					w.tailCall(&r, start)
@@ -216,7 +384,7 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 				w.lead = append(w.lead, next)
 				if r.imp == 0 && inFunc(r.target) {
 					w.lead = append(w.lead, r.target)
-					va = r.target
+					va, src.branch = r.target, va
 					continue
 				}
 				if decode {
@@ -229,6 +397,7 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 					for _, t := range w.jumpTable(s, va, start, end, decode) {
 						if inFunc(t) {
 							w.stack = append(w.stack, t)
+							w.from = append(w.from, pathSrc{noBranch, true})
 							w.lead = append(w.lead, t)
 						}
 					}
@@ -240,6 +409,9 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 			}
 			va = next
 		}
+	}
+	if decode {
+		w.report(&over, s, start)
 	}
 }
 
@@ -256,13 +428,15 @@ func (w *walker) tailCall(r *insn, start uint64) {
 	w.calls = append(w.calls, t)
 }
 
-// visitSet is a set of addresses near a function start: a bitmap relative
-// to the start, cleared word by word, with a map for far addresses.
+// visitSet is a set of instruction addresses near a function start, with
+// their lengths: a bitmap relative to the start, cleared word by word,
+// with a map for far addresses.
 type visitSet struct {
 	base    uint64
 	bits    []uint64
+	lens    []uint8 // instruction length by offset, 64 per bitmap word
 	touched []uint32
-	far     map[uint64]struct{}
+	far     map[uint64]uint8
 }
 
 // maxVisitWords bounds the bitmap to a 4 MiB span.
@@ -271,6 +445,7 @@ const maxVisitWords = 1 << 16
 func (v *visitSet) reset(base uint64) {
 	for _, i := range v.touched {
 		v.bits[i] = 0
+		clear(v.lens[64*i : 64*i+64])
 	}
 	v.touched = v.touched[:0]
 	v.base = base
@@ -288,24 +463,38 @@ func (v *visitSet) has(va uint64) bool {
 	return ok
 }
 
-func (v *visitSet) add(va uint64) {
+// lenAt returns the length of the instruction visited at va, with the
+// flags add was given, or 0.
+func (v *visitSet) lenAt(va uint64) uint8 {
+	off := va - v.base
+	if va >= v.base && off < uint64(len(v.lens)) {
+		return v.lens[off]
+	}
+	return v.far[va]
+}
+
+// add records the instruction of n bytes at va; n may carry lenTable.
+func (v *visitSet) add(va uint64, n uint8) {
+	n = max(n, 1)
 	off := va - v.base
 	w := off >> 6
 	if va < v.base || w >= maxVisitWords {
 		if v.far == nil {
-			v.far = make(map[uint64]struct{})
+			v.far = make(map[uint64]uint8)
 		}
-		v.far[va] = struct{}{}
+		v.far[va] = n
 		return
 	}
 	if w >= uint64(len(v.bits)) {
-		n := max(int(w)+1, 2*len(v.bits), 64)
-		v.bits = append(v.bits, make([]uint64, min(n, maxVisitWords)-len(v.bits))...)
+		nw := min(max(int(w)+1, 2*len(v.bits), 64), maxVisitWords)
+		v.bits = append(v.bits, make([]uint64, nw-len(v.bits))...)
+		v.lens = append(v.lens, make([]uint8, 64*nw-len(v.lens))...)
 	}
 	if v.bits[w] == 0 {
 		v.touched = append(v.touched, uint32(w))
 	}
 	v.bits[w] |= 1 << (off & 63)
+	v.lens[off] = n
 }
 
 // maxTable bounds the entries read from one jump table.
