@@ -33,9 +33,6 @@ const (
 const (
 	expError   = "error"   // refused with an error naming the file and an offset
 	expAnomaly = "anomaly" // stored, with the oddity recorded as an anomaly
-	// stored: analysed and stored, nothing recorded yet. The oddity is
-	// handled safely but not reported; an anomaly would be better.
-	expStored = "stored"
 	// limit: built to exhaust the per-file limits; it must end within
 	// them, stored with "decoding stopped" or failed with a timeout.
 	expLimit = "limit"
@@ -300,7 +297,7 @@ func peVariants() {
 		le.PutUint16(b[q.coff+2:], uint16(p.nsec+n))
 		le.PutUint32(b[q.opt+60:], uint32(newFirst))            // SizeOfHeaders
 		le.PutUint32(b[q.sizeOfImage():], top+uint32(n)*0x2000) // SizeOfImage
-		add("pe-sections-4000-overlap-exec", expStored,
+		add("pe-sections-4000-overlap-exec", expAnomaly,
 			"4000 extra executable sections all mapping the same .text bytes at different addresses: code far larger than the file", b)
 	}
 	{ // The same trick with a 64 KB run of one-byte instructions appended
@@ -367,7 +364,7 @@ func peVariants() {
 		if p.plus {
 			le.PutUint32(b[p.opt+108:], 0xffffffff)
 		}
-		add("pe-numrva-max", expStored, "NumberOfRvaAndSizes = 0xffffffff: more data directories than the optional header holds", b)
+		add("pe-numrva-max", expAnomaly, "NumberOfRvaAndSizes = 0xffffffff: more data directories than the optional header holds", b)
 	}
 	{ // Import descriptors with no all-zero terminator: copies of the first
 		// one fill the rest of the section.
@@ -396,7 +393,7 @@ func peVariants() {
 		le.PutUint32(b[o:], rva)    // OriginalFirstThunk
 		le.PutUint32(b[o+12:], rva) // Name
 		le.PutUint32(b[o+16:], rva) // FirstThunk
-		add("pe-import-self", expStored, "import descriptor whose name, lookup table and address table all point at the descriptor itself", b)
+		add("pe-import-self", expAnomaly, "import descriptor whose name, lookup table and address table all point at the descriptor itself", b)
 	}
 	{ // The import lookup table points into code: thunks are instruction
 		// bytes, with no terminator for a long way.
@@ -425,7 +422,7 @@ func peVariants() {
 		le.PutUint32(b[o+28:], rva) // AddressOfFunctions
 		le.PutUint32(b[o+32:], rva) // AddressOfNames
 		le.PutUint32(b[o+36:], rva) // AddressOfNameOrdinals
-		add("pe-export-self", expStored, "export directory whose name, address, name and ordinal tables all point at the directory itself", b)
+		add("pe-export-self", expAnomaly, "export directory whose name, address, name and ordinal tables all point at the directory itself", b)
 	}
 	{
 		b := clone(dbase)
@@ -487,7 +484,7 @@ func peVariants() {
 		copy(region, t.Bytes())
 		le.PutUint32(b[sec.hdr+8:], max(sec.vsize, uint32(size)))
 		p.setDir(0, rva, uint32(size))
-		add("pe-export-forward-loop", expStored, "forwarded exports that loop (loop_a -> loop_b -> loop_a) and one forwarded to itself", b)
+		add("pe-export-forward-loop", expAnomaly, "forwarded exports that loop (loop_a -> loop_b -> loop_a) and one forwarded to itself", b)
 	}
 
 	{ // No sections at all.
@@ -514,7 +511,7 @@ func peVariants() {
 		s := p.sections()[1]
 		le.PutUint32(b[s.hdr+20:], 0)
 		le.PutUint32(b[s.hdr+16:], uint32(len(b)))
-		add("pe-section-over-headers", expStored, "a section whose raw data starts at offset 0 and spans the whole file", b)
+		add("pe-section-over-headers", expAnomaly, "a section whose raw data starts at offset 0 and spans the whole file", b)
 	}
 	{ // Raw data beyond the end of the file, and raw data crossing it.
 		b := clone(base)
@@ -533,7 +530,7 @@ func peVariants() {
 		p := parsePE(b)
 		text := p.section(".text")
 		le.PutUint32(b[text.hdr+16:], 0xffffffff)
-		add("pe-rawsize-max", expStored, ".text SizeOfRawData = 0xffffffff", b)
+		add("pe-rawsize-max", expAnomaly, ".text SizeOfRawData = 0xffffffff", b)
 	}
 	{ // Virtual sizes of 4 GB.
 		b := clone(base)
@@ -542,7 +539,7 @@ func peVariants() {
 			le.PutUint32(b[s.hdr+8:], 0xffffffff)
 		}
 		le.PutUint32(b[p.sizeOfImage():], 0xffffffff)
-		add("pe-vsize-4g", expStored, "every section's VirtualSize and SizeOfImage = 0xffffffff (4 GB)", b)
+		add("pe-vsize-4g", expAnomaly, "every section's VirtualSize and SizeOfImage = 0xffffffff (4 GB)", b)
 	}
 	{ // Addresses that wrap around 32 bits.
 		b := clone(base)
@@ -585,7 +582,7 @@ func peVariants() {
 			le.PutUint32(b[q+4:], 0x10)            // end before begin
 			le.PutUint32(b[q+8:], rva+uint32(q-o)) // unwind info is the entry itself
 		}
-		add("pe-pdata-garbage", expStored, "exception directory entries with end before begin and unwind info pointing at themselves", b)
+		add("pe-pdata-garbage", expAnomaly, "exception directory entries with end before begin and unwind info pointing at themselves", b)
 	}
 	{
 		b := clone(base)
@@ -600,21 +597,21 @@ func peVariants() {
 		text := p.section(".text")
 		r := rng(0x6b696e73686970)
 		r.fill(b[text.rawOff : text.rawOff+text.rawSize])
-		add("pe-packed-text", expStored, ".text filled with pseudo-random bytes (8 bits/byte entropy), as a packer leaves it", b)
+		add("pe-packed-text", expAnomaly, ".text filled with pseudo-random bytes (8 bits/byte entropy), as a packer leaves it", b)
 	}
 	{
 		b := clone(base)
 		p := parsePE(b)
 		ep := p.off(p.entry())
 		copy(b[ep:], trickyCode)
-		add("pe-jump-mid-insn", expStored, "entry point code that jumps and calls into the middle of its own instructions", b)
+		add("pe-jump-mid-insn", expAnomaly, "entry point code that jumps and calls into the middle of its own instructions", b)
 	}
 	{ // The same on 32-bit code.
 		b := clone(read("pe32-O2/hello.exe"))
 		p := parsePE(b)
 		ep := p.off(p.entry())
 		copy(b[ep:], trickyCode)
-		add("pe32-jump-mid-insn", expStored, "32-bit entry point code that jumps into the middle of its own instructions", b)
+		add("pe32-jump-mid-insn", expAnomaly, "32-bit entry point code that jumps into the middle of its own instructions", b)
 	}
 }
 
@@ -786,7 +783,7 @@ func elfVariants() {
 		b := clone(base)
 		e := parseELF(b)
 		le.PutUint16(b[e.fPhnum():], 0xffff)
-		add("elf-phnum-ffff", expStored, "e_phnum = 0xffff: the program header table runs past the end of the file", b)
+		add("elf-phnum-ffff", expAnomaly, "e_phnum = 0xffff: the program header table runs past the end of the file", b)
 	}
 	{ // Extended numbering: e_shnum 0 and the real count in section 0's
 		// sh_size, here at its maximum.
@@ -821,14 +818,14 @@ func elfVariants() {
 		e := parseELF(b)
 		s := e.section(".dynsym")
 		e.putWord(s.hdr+e.shEntsize(), 0)
-		add("elf-dynsym-entsize-zero", expStored, ".dynsym sh_entsize = 0", b)
+		add("elf-dynsym-entsize-zero", expAnomaly, ".dynsym sh_entsize = 0", b)
 	}
 	{
 		b := clone(base)
 		e := parseELF(b)
 		s := e.section(".dynsym")
 		le.PutUint32(b[s.hdr+e.shLink():], uint32(s.idx))
-		add("elf-dynsym-link-self", expStored, ".dynsym's string table (sh_link) is .dynsym itself", b)
+		add("elf-dynsym-link-self", expAnomaly, ".dynsym's string table (sh_link) is .dynsym itself", b)
 	}
 	{ // The dynamic section's tables all point at the dynamic section.
 		b := clone(base)
@@ -847,7 +844,7 @@ func elfVariants() {
 				e.putWord(q+ent/2, d.size)
 			}
 		}
-		add("elf-dynamic-self", expStored, "DT_STRTAB, DT_SYMTAB, DT_RELA, DT_JMPREL and DT_PLTGOT all point at .dynamic itself", b)
+		add("elf-dynamic-self", expAnomaly, "DT_STRTAB, DT_SYMTAB, DT_RELA, DT_JMPREL and DT_PLTGOT all point at .dynamic itself", b)
 	}
 	{ // No DT_NULL: the dynamic array runs off the end of its section.
 		b := clone(base)
@@ -863,7 +860,7 @@ func elfVariants() {
 				e.putWord(q+ent/2, 0xfffffff0)
 			}
 		}
-		add("elf-dynamic-noterm", expStored, "dynamic array without DT_NULL, padded with DT_NEEDED entries naming offset 0xfffffff0", b)
+		add("elf-dynamic-noterm", expAnomaly, "dynamic array without DT_NULL, padded with DT_NEEDED entries naming offset 0xfffffff0", b)
 	}
 	{
 		b := clone(base)
@@ -950,13 +947,13 @@ func elfVariants() {
 				r.fill(b[s.off : s.off+s.size])
 			}
 		}
-		add("elf-packed-text", expStored, ".init, .text, .fini and .rodata filled with pseudo-random bytes, as a packer leaves them", b)
+		add("elf-packed-text", expAnomaly, ".init, .text, .fini and .rodata filled with pseudo-random bytes, as a packer leaves them", b)
 	}
 	{
 		b := clone(base)
 		e := parseELF(b)
 		copy(b[e.entryOff():], trickyCode)
-		add("elf-jump-mid-insn", expStored, "entry point code that jumps and calls into the middle of its own instructions", b)
+		add("elf-jump-mid-insn", expAnomaly, "entry point code that jumps and calls into the middle of its own instructions", b)
 	}
 	{
 		b := clone(read("elf32-O2/hello"))
@@ -968,7 +965,7 @@ func elfVariants() {
 		b := clone(read("elf32-O2/hello"))
 		e := parseELF(b)
 		copy(b[e.entryOff():], trickyCode)
-		add("elf32-jump-mid-insn", expStored, "32-bit entry point code that jumps into the middle of its own instructions", b)
+		add("elf32-jump-mid-insn", expAnomaly, "32-bit entry point code that jumps into the middle of its own instructions", b)
 	}
 }
 
@@ -1017,7 +1014,7 @@ func main() {
 	}
 	var m bytes.Buffer
 	m.WriteString("# file\ttests\texpected: error (refused, the error names the file and an offset), anomaly (stored, oddity recorded), " +
-		"stored (stored, nothing recorded), limit (ends within the per-file limits: stored with decoding stopped, or timed out)\n")
+		"limit (ends within the per-file limits: stored with decoding stopped, or timed out)\n")
 	for _, e := range kept {
 		name := e.name + ".bin"
 		// 0644: a sample is never written with an execute bit.
