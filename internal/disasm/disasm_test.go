@@ -363,6 +363,9 @@ func TestSnippets(t *testing.T) {
 				t.Errorf("stats %+v", r.Stats)
 			}
 			for _, an := range r.Anomalies {
+				if sn.name == "overlap64" && strings.Contains(an, "overlapping instructions") {
+					continue // the jump into itself is recorded
+				}
 				t.Errorf("anomaly: %s", an)
 			}
 			if sn.check != nil {
