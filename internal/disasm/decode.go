@@ -276,7 +276,7 @@ func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64) insn {
 	if isEndbr(code) {
 		return insn{tok: tokEndbr, n: 4, kind: kSeq}
 	}
-	inst, err := x86asm.Decode(code, a.mode)
+	inst, err := decodeInsn(code, a.mode)
 	// Op 0 is x86asm's way to report a lone prefix before garbage.
 	if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code) {
 		return insn{n: 1, kind: kBad}
@@ -561,3 +561,20 @@ func looksLikeTable(b []byte) bool {
 }
 
 func popcount(x uint64) int { return bits.OnesCount64(x) }
+
+// decodeInsn decodes one instruction. golang.org/x/arch's decoder gives
+// VZEROUPPER and VZEROALL (VEX opcode 0x77, no operands) one byte too
+// many, which would misalign every instruction after them; their length is
+// the VEX prefix plus the opcode byte.
+func decodeInsn(code []byte, mode int) (x86asm.Inst, error) {
+	inst, err := x86asm.Decode(code, mode)
+	if err == nil && (inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL) {
+		switch {
+		case len(code) >= 3 && code[0] == 0xc5 && code[2] == 0x77:
+			inst.Len = 3
+		case len(code) >= 4 && code[0] == 0xc4 && code[3] == 0x77:
+			inst.Len = 4
+		}
+	}
+	return inst, err
+}

@@ -32,7 +32,7 @@ func (a *analyzer) listing(addr uint64) ([]Line, error) {
 			lines = append(lines, Line{Addr: va, Bytes: b, Text: "endbr", Norm: "endbr"})
 			continue
 		}
-		inst, err := x86asm.Decode(code, a.mode)
+		inst, err := decodeInsn(code, a.mode)
 		if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code) {
 			continue
 		}
@@ -70,7 +70,7 @@ func (a *analyzer) importName(t uint64) string {
 	if b == nil {
 		return ""
 	}
-	inst, err := x86asm.Decode(b, a.mode)
+	inst, err := decodeInsn(b, a.mode)
 	if err != nil || inst.Op != x86asm.JMP {
 		return ""
 	}

@@ -117,7 +117,7 @@ func (w *walker) picBase(s *xsec, va uint64, r *insn) bool {
 		return false
 	}
 	code := s.data[va-s.addr:]
-	inst, err := x86asm.Decode(code[:min(len(code), int(r.n))], w.a.mode)
+	inst, err := decodeInsn(code[:min(len(code), int(r.n))], w.a.mode)
 	if err != nil || inst.Op != x86asm.ADD {
 		return false
 	}
@@ -181,7 +181,7 @@ func (w *walker) operandElems(s *xsec, va uint64, r *insn, out []uint64) []uint6
 	}
 	code := s.data[va-s.addr:]
 	code = code[:min(len(code), int(r.n))]
-	inst, err := x86asm.Decode(code, w.a.mode)
+	inst, err := decodeInsn(code, w.a.mode)
 	if err != nil || inst.Op == 0 {
 		return out
 	}

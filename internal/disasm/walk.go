@@ -549,7 +549,7 @@ func (w *walker) resolveTable(s *xsec, va, start, end uint64) []uint64 {
 		if b == nil {
 			return nil
 		}
-		in, err := x86asm.Decode(b, a.mode)
+		in, err := decodeInsn(b, a.mode)
 		if err != nil {
 			return nil
 		}
