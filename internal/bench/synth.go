@@ -118,11 +118,16 @@ func newSynth(seed uint64, repeat float64) *synth {
 	return s
 }
 
+// valueMask keeps the bits of a MinHash value model.SigVersion stores.
+var valueMask = uint32(1<<model.MinHashBits(model.SigVersion) - 1)
+
 // function returns a copy of f that, with probability repeat, is the same
 // code (same exact hash and MinHash: an unchanged function in a new
 // build) and otherwise a variant: a fresh exact hash and k of its 64
 // MinHash values drawn anew, k uniform in [1, MaxRedraw]. Everything else
-// (address, size, name, constants, imports, origin) is kept.
+// (address, size, name, constants, imports, origin) is kept. Pool
+// functions are all of model.SigVersion (LoadPool), so new values have as
+// many bits as that version keeps.
 func (s *synth) function(f model.Function, forceVariant bool) model.Function {
 	if !forceVariant && s.r.Float64() < s.repeat {
 		return f
@@ -132,7 +137,7 @@ func (s *synth) function(f model.Function, forceVariant bool) model.Function {
 	for i := 0; i < k; i++ { // partial Fisher-Yates: k distinct positions
 		j := i + s.r.IntN(model.MinHashK-i)
 		s.perm[i], s.perm[j] = s.perm[j], s.perm[i]
-		f.MinHash[s.perm[i]] = s.r.Uint32()
+		f.MinHash[s.perm[i]] = s.r.Uint32() & valueMask
 	}
 	return f
 }

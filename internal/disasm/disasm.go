@@ -27,6 +27,7 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/binfmt"
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/sketch"
 )
 
 // Options bound the work done on one file. Zero fields take the defaults.
@@ -190,8 +191,10 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 		res.DataRefs = make([][]uint64, 0, len(starts))
 		res.Callees = make([][]uint64, 0, len(starts))
 	}
+	bits := model.MinHashBits(a.version)
 	for i := range fns {
 		if ok[i] {
+			sketch.Truncate(&fns[i].MinHash, bits)
 			res.Funcs = append(res.Funcs, fns[i])
 			if refs != nil {
 				res.DataRefs = append(res.DataRefs, refs[i])

@@ -56,6 +56,16 @@ func TestSigVersionOption(t *testing.T) {
 	if a.MinHash == b.MinHash {
 		t.Error("versions 1 and 2 give the same MinHash")
 	}
+	wide := false
+	for i := range a.MinHash {
+		wide = wide || a.MinHash[i] > 0xffff
+		if b.MinHash[i] > 0xffff {
+			t.Fatalf("version 2 value %#x has more than 16 bits", b.MinHash[i])
+		}
+	}
+	if !wide {
+		t.Error("version 1 values all fit 16 bits")
+	}
 }
 
 // callers assembles f, which calls n small functions g0..g(n-1) and one

@@ -4,6 +4,10 @@
 //
 // The parameters here are part of model.SigVersion: changing a seed, K, the
 // band layout or the n-gram hashing makes stored signatures incomparable.
+// Signature version 2 keeps only the low 16 bits of each value (Truncate;
+// b-bit minwise hashing): signatures are truncated once finished, so that
+// Similarity and BandKeys, which compare values, work on those 16 bits
+// everywhere.
 package sketch
 
 import (
@@ -86,6 +90,20 @@ func MinHash(shingles []uint64) Signature {
 func Union(a, b *Signature) {
 	for i := range a {
 		a[i] = min(a[i], b[i])
+	}
+}
+
+// Truncate keeps the low bits of each value of sig (b-bit minwise hashing:
+// model.MinHashBits of the signature version). It is applied to finished
+// signatures only: the low bits of a minimum are not the minimum of the
+// low bits, so unions (Union) are taken before.
+func Truncate(sig *Signature, bits int) {
+	if bits >= 32 {
+		return
+	}
+	mask := uint32(1)<<bits - 1
+	for i := range sig {
+		sig[i] &= mask
 	}
 }
 

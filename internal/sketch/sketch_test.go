@@ -72,3 +72,24 @@ func BenchmarkMinHash200(b *testing.B) {
 		MinHash(s)
 	}
 }
+
+func TestTruncateUnion(t *testing.T) {
+	a := MinHash([]uint64{1, 2, 3})
+	b := MinHash([]uint64{3, 4, 5})
+	u := a
+	Union(&u, &b)
+	if u != MinHash([]uint64{1, 2, 3, 4, 5}) {
+		t.Error("Union is not the signature of the union")
+	}
+	Truncate(&u, 16)
+	for _, v := range u {
+		if v > 0xffff {
+			t.Fatalf("value %#x after Truncate(16)", v)
+		}
+	}
+	c := a
+	Truncate(&c, 32)
+	if c != a {
+		t.Error("Truncate(32) changed values")
+	}
+}

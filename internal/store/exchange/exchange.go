@@ -2,12 +2,12 @@
 // through a portable file: `kinship export` writes one, `kinship import`
 // reads it.
 //
-// # Format (version 1)
+// # Format (version 2)
 //
 // The file is gzip-compressed JSON Lines (UTF-8, one JSON value per line,
 // each line ending in "\n"). The first line is the header:
 //
-//	{"format":"kinship-exchange","version":1,"sig_version":1,"samples":N}
+//	{"format":"kinship-exchange","version":2,"sig_version":2,"samples":N}
 //
 // format is always "kinship-exchange"; version is the format version
 // (Version; a reader refuses versions it does not know); sig_version is
@@ -37,13 +37,20 @@
 //	consts        list of hexadecimal strings, omitted when empty
 //	imports       list of strings, omitted when empty
 //	minhash       base64 (standard alphabet, padded) of the 64 MinHash
-//	              values as little-endian uint32, 256 bytes
+//	              values little-endian, each as wide as the sample's
+//	              sig_version keeps it (internal/store/codec): uint32
+//	              (256 bytes) for version 1, uint16 (128 bytes) for
+//	              version 2
+//
+// Format version 1 differs only in minhash, which is always 256 bytes
+// (uint32); a sample of signature version 2 in such a file keeps the low
+// 16 bits of each value. Version 1 files are read as before.
 //
 // Every string field (in sample or function) is a JSON string when its
 // bytes are valid UTF-8, and otherwise an object {"base64":"..."} holding
 // the exact bytes, so names taken from hostile binaries survive unchanged.
 //
-// Unknown fields are an error: a version 1 reader must not drop data it
+// Unknown fields are an error: a reader must not drop data it
 // does not understand. The writer's output is canonical (fixed field order,
 // no HTML escaping, gzip without name or time), so exporting the same
 // collection from any backend gives byte-identical files.
@@ -54,7 +61,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,13 +70,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/store/codec"
 )
 
 // FormatName is the header's format field.
 const FormatName = "kinship-exchange"
 
 // Version is the format version this build writes and the newest it reads.
-const Version = 1
+//
+//	1: first version, minhash always 256 bytes
+//	2: minhash as wide as the sample's signature version keeps it
+const Version = 2
 
 // Header is the file's first line.
 type Header struct {
@@ -247,29 +257,36 @@ func (s sample) model() (model.Sample, error) {
 	return out, nil
 }
 
-func fromFunction(f *model.Function) function {
+// fromFunction converts a function of a sample of signature version sig.
+func fromFunction(f *model.Function, sig int) (function, error) {
 	out := function{Addr: Hex64(f.Addr), Size: f.Size, Blocks: f.Blocks, Instrs: f.Instrs, Exact: Hex64(f.Exact),
-		Origin: uint8(f.Origin), Name: Str(f.Name), MinHash: make([]byte, 4*model.MinHashK)}
+		Origin: uint8(f.Origin), Name: Str(f.Name)}
 	for _, c := range f.Consts {
 		out.Consts = append(out.Consts, Hex64(c))
 	}
 	for _, n := range f.Imports {
 		out.Imports = append(out.Imports, Str(n))
 	}
-	for i, v := range f.MinHash {
-		binary.LittleEndian.PutUint32(out.MinHash[4*i:], v)
+	var err error
+	if out.MinHash, err = codec.AppendMinHash(make([]byte, 0, codec.MinHashBytes(sig)), &f.MinHash, sig); err != nil {
+		return out, fmt.Errorf("function %#x: %w", f.Addr, err)
 	}
-	return out
+	return out, nil
 }
 
-func (f *function) model() (model.Function, error) {
+// model converts a function of a sample of signature version sig read
+// from a file of format version format.
+func (f *function) model(sig, format int) (model.Function, error) {
 	out := model.Function{Addr: uint64(f.Addr), Size: f.Size, Blocks: f.Blocks, Instrs: f.Instrs, Exact: uint64(f.Exact),
 		Origin: model.Origin(f.Origin), Name: string(f.Name)}
-	if len(f.MinHash) != 4*model.MinHashK {
-		return out, fmt.Errorf("function %#x: minhash is %d bytes, want %d", f.Addr, len(f.MinHash), 4*model.MinHashK)
+	if format == 1 && len(f.MinHash) != codec.MaxMinHashBytes {
+		return out, fmt.Errorf("function %#x: minhash is %d bytes, want %d", f.Addr, len(f.MinHash), codec.MaxMinHashBytes)
 	}
-	for i := range out.MinHash {
-		out.MinHash[i] = binary.LittleEndian.Uint32(f.MinHash[4*i:])
+	if format > 1 && len(f.MinHash) != codec.MinHashBytes(sig) {
+		return out, fmt.Errorf("function %#x: minhash is %d bytes, want %d for signature version %d", f.Addr, len(f.MinHash), codec.MinHashBytes(sig), sig)
+	}
+	if err := codec.MinHash(&out.MinHash, f.MinHash, sig); err != nil {
+		return out, fmt.Errorf("function %#x: %w", f.Addr, err)
 	}
 	for _, c := range f.Consts {
 		out.Consts = append(out.Consts, uint64(c))
@@ -325,7 +342,9 @@ func Export(ctx context.Context, st model.Store, w io.Writer) (Stats, error) {
 			return n, err
 		}
 		for i := range fns {
-			rec.Functions[i] = fromFunction(&fns[i])
+			if rec.Functions[i], err = fromFunction(&fns[i], s.SigVersion); err != nil {
+				return n, fmt.Errorf("sample %s: %w", s.SHA256, err)
+			}
 		}
 		if err := enc.Encode(rec); err != nil {
 			return n, fmt.Errorf("sample %s: %w", s.SHA256, err)
@@ -402,7 +421,7 @@ func (r *Reader) Next() (model.SampleFunctions, error) {
 	}
 	fns := make([]model.Function, len(rec.Functions))
 	for i := range rec.Functions {
-		if fns[i], err = rec.Functions[i].model(); err != nil {
+		if fns[i], err = rec.Functions[i].model(s.SigVersion, r.Header.Version); err != nil {
 			return model.SampleFunctions{}, fmt.Errorf("sample %s: %w", s.SHA256, err)
 		}
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/kinship-dev/kinship/internal/store/storetest"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/v1.jsonl.gz (only before version 1 is released)")
+var update = flag.Bool("update", false, "rewrite testdata/v2.jsonl.gz (only before version 2 is released)")
 
 func openSQLite(t *testing.T) *sqlite.DB {
 	t.Helper()
@@ -100,12 +100,20 @@ func TestEmpty(t *testing.T) {
 	}
 }
 
-// TestFixture imports the committed version 1 file, which every later
-// kinship must keep reading, and checks that exporting what it stored gives
-// the same content back.
+// TestFixture imports the committed file of each format version, which
+// every later kinship must keep reading, and checks that exporting what it
+// stored gives the same content back (in the current format: a version 1
+// file's samples all have signature version 1, whose MinHash encoding has
+// not changed, so only the header's version differs).
 func TestFixture(t *testing.T) {
-	path := filepath.Join("testdata", "v1.jsonl.gz")
-	if *update {
+	for _, v := range []int{1, 2} {
+		t.Run(fmt.Sprint(v), func(t *testing.T) { testFixture(t, v) })
+	}
+}
+
+func testFixture(t *testing.T, version int) {
+	path := filepath.Join("testdata", fmt.Sprintf("v%d.jsonl.gz", version))
+	if *update && version == exchange.Version {
 		st := openSQLite(t)
 		fill(t, st)
 		if err := os.WriteFile(path, export(t, st), 0o644); err != nil {
@@ -142,7 +150,9 @@ func TestFixture(t *testing.T) {
 		fns[1].MinHash[63] != ^uint32(0)-63 || fns[0].Imports[2] != "ws2_32.dll!#23" {
 		t.Errorf("hostile functions: %+v", fns)
 	}
-	if got, want := gunzip(t, export(t, st)), gunzip(t, raw); !bytes.Equal(got, want) {
+	want := gunzip(t, raw)
+	want = bytes.Replace(want, []byte(fmt.Sprintf(`"version":%d,`, version)), []byte(fmt.Sprintf(`"version":%d,`, exchange.Version)), 1)
+	if got := gunzip(t, export(t, st)); !bytes.Equal(got, want) {
 		t.Errorf("re-export of the fixture differs from it")
 	}
 }
@@ -172,7 +182,7 @@ func TestFormat(t *testing.T) {
 	st := openSQLite(t)
 	fill(t, st)
 	lines := strings.Split(strings.TrimSuffix(string(gunzip(t, export(t, st))), "\n"), "\n")
-	if want := fmt.Sprintf(`{"format":"kinship-exchange","version":1,"sig_version":%d,"samples":6}`, model.SigVersion); lines[0] != want {
+	if want := fmt.Sprintf(`{"format":"kinship-exchange","version":%d,"sig_version":%d,"samples":6}`, exchange.Version, model.SigVersion); lines[0] != want {
 		t.Errorf("header %s, want %s", lines[0], want)
 	}
 	if len(lines) != 7 {
@@ -209,12 +219,16 @@ func TestRejects(t *testing.T) {
 		"not gzip":       []byte(good),
 		"empty":          nil,
 		"other format":   gz(`{"format":"other","version":1,"sig_version":1,"samples":0}` + "\n"),
-		"newer version":  gz(`{"format":"kinship-exchange","version":2,"sig_version":1,"samples":0}` + "\n"),
+		"newer version":  gz(`{"format":"kinship-exchange","version":3,"sig_version":1,"samples":0}` + "\n"),
 		"unknown field":  gz(header + strings.Replace(first, `"sig_version":`, `"colour":"red","sig_version":`, 1)),
 		"missing sample": gz(header + first),
 		"extra sample":   gz(strings.Replace(good, `"samples":6`, `"samples":5`, 1)),
 		"bad hex":        gz(header + strings.Replace(first, `"addr":"`, `"addr":"0x`, 1)),
 		"short minhash":  gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":1,"stats":{"functions":1,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[{"addr":"0","size":0,"blocks":0,"instrs":0,"exact":"0","minhash":"AAAA"}]}` + "\n"),
+		// 128 bytes are a version 2 signature, not a version 1 one, and
+		// a version 1 file holds 256 bytes whatever the version.
+		"v1 short":       gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":1,"stats":{"functions":1,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[{"addr":"0","size":0,"blocks":0,"instrs":0,"exact":"0","minhash":"` + strings.Repeat("A", 172) + `"}]}` + "\n"),
+		"format 1 short": gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":2,"stats":{"functions":1,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[{"addr":"0","size":0,"blocks":0,"instrs":0,"exact":"0","minhash":"` + strings.Repeat("A", 172) + `"}]}` + "\n"),
 		"count mismatch": gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":1,"stats":{"functions":2,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[]}` + "\n"),
 		"truncated":      export(t, st)[:200],
 	}

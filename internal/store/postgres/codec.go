@@ -4,28 +4,17 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/kinship-dev/kinship/internal/model"
 )
 
-// The column encodings are the SQLite store's, so that a value means the
-// same thing in both and export/import needs no conversion rules:
-// minhash is 64 little-endian uint32 (256 bytes); consts is a sequence of
-// unsigned varints; imports is the names joined with U+001F; NULL is an
-// empty list. uint64 and uint32 values are stored as the bit pattern of the
-// signed type of the same width.
-
-// minHashBytes is the size of an encoded MinHash vector.
-const minHashBytes = 4 * model.MinHashK
-
-// importSep separates import names; names containing it are rejected rather
-// than stored ambiguously.
-const importSep = "\x1f"
+// The column encodings (minhash, consts, imports) are internal/store/codec's,
+// shared with the SQLite store, so that a value means the same thing in
+// both and export/import needs no conversion rules. uint64 and uint32
+// values are stored as the bit pattern of the signed type of the same
+// width.
 
 // sampleID is the key a sample is stored and distributed under. It is
 // computed from the SHA-256 alone, so writers in any number of processes
@@ -53,81 +42,6 @@ func isLowerHex(s string) bool {
 		}
 	}
 	return true
-}
-
-func putMinHash(b *[minHashBytes]byte, mh *[model.MinHashK]uint32) {
-	for i, v := range mh {
-		binary.LittleEndian.PutUint32(b[4*i:], v)
-	}
-}
-
-func getMinHash(mh *[model.MinHashK]uint32, b []byte) error {
-	if len(b) != minHashBytes {
-		return fmt.Errorf("minhash is %d bytes, want %d", len(b), minHashBytes)
-	}
-	for i := range mh {
-		mh[i] = binary.LittleEndian.Uint32(b[4*i:])
-	}
-	return nil
-}
-
-// appendConsts appends the varint encoding of cs to buf.
-func appendConsts(buf []byte, cs []uint64) []byte {
-	for _, c := range cs {
-		buf = binary.AppendUvarint(buf, c)
-	}
-	return buf
-}
-
-var errBadConsts = errors.New("malformed consts")
-
-func decodeConsts(b []byte) ([]uint64, error) {
-	if len(b) == 0 {
-		return nil, nil
-	}
-	n := 0
-	for _, c := range b {
-		if c < 0x80 {
-			n++
-		}
-	}
-	out := make([]uint64, 0, n)
-	for len(b) > 0 {
-		v, k := binary.Uvarint(b)
-		if k <= 0 {
-			return nil, errBadConsts
-		}
-		out = append(out, v)
-		b = b[k:]
-	}
-	return out, nil
-}
-
-// appendImports appends names joined with importSep.
-func appendImports(buf []byte, names []string) ([]byte, error) {
-	for i, n := range names {
-		if strings.Contains(n, importSep) {
-			return nil, fmt.Errorf("import name %q contains U+001F", n)
-		}
-		if i > 0 {
-			buf = append(buf, importSep...)
-		}
-		buf = append(buf, n...)
-	}
-	return buf, nil
-}
-
-func decodeImports(b []byte) []string {
-	s := string(b)
-	out := make([]string, 0, strings.Count(s, importSep)+1)
-	for {
-		i := strings.IndexByte(s, importSep[0])
-		if i < 0 {
-			return append(out, s)
-		}
-		out = append(out, s[:i])
-		s = s[i+1:]
-	}
 }
 
 // checkText rejects what a PostgreSQL text column cannot hold. Strings

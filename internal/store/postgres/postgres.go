@@ -37,6 +37,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/store/codec"
 )
 
 // Options tune Open. The zero value is a good default.
@@ -263,11 +264,11 @@ func (db *DB) putSample(ctx context.Context, s *model.Sample, fns []model.Functi
 	if err != nil {
 		return false, err
 	}
-	src := &functionSource{id: args[0].(int64), fns: fns, order: order}
+	src := &functionSource{id: args[0].(int64), sig: s.SigVersion, fns: fns, order: order}
 	// Reject bad import names before anything is written.
 	for i := range fns {
 		for _, n := range fns[i].Imports {
-			if strings.Contains(n, importSep) {
+			if strings.Contains(n, codec.ImportSep) {
 				return false, fmt.Errorf("function %#x: import name %q contains U+001F", fns[i].Addr, n)
 			}
 		}
@@ -384,11 +385,12 @@ func (db *DB) committed(ctx context.Context, xid int64) bool {
 // the next.
 type functionSource struct {
 	id     int64
+	sig    int // signature version of the sample
 	fns    []model.Function
 	order  []int32
 	i      int
 	row    [11]any
-	mh     [minHashBytes]byte
+	mh     []byte
 	consts []byte
 	imps   []byte
 	err    error
@@ -407,22 +409,25 @@ func (s *functionSource) Values() ([]any, error) {
 	if s.order != nil {
 		f = &s.fns[s.order[s.i-1]]
 	}
-	putMinHash(&s.mh, &f.MinHash)
+	var err error
+	if s.mh, err = codec.AppendMinHash(s.mh[:0], &f.MinHash, s.sig); err != nil {
+		s.err = fmt.Errorf("function %#x: %w", f.Addr, err)
+		return nil, s.err
+	}
 	var consts, imports any
 	if len(f.Consts) > 0 {
-		s.consts = appendConsts(s.consts[:0], f.Consts)
+		s.consts = codec.AppendConsts(s.consts[:0], f.Consts)
 		consts = s.consts
 	}
 	if len(f.Imports) > 0 {
-		var err error
-		if s.imps, err = appendImports(s.imps[:0], f.Imports); err != nil {
+		if s.imps, err = codec.AppendImports(s.imps[:0], f.Imports); err != nil {
 			s.err = fmt.Errorf("function %#x: %w", f.Addr, err)
 			return nil, s.err
 		}
 		imports = s.imps
 	}
 	s.row = [11]any{s.id, int64(f.Addr), int32(f.Size), int32(f.Blocks), int32(f.Instrs), int64(f.Exact),
-		int16(f.Origin), []byte(f.Name), consts, imports, s.mh[:]}
+		int16(f.Origin), []byte(f.Name), consts, imports, s.mh}
 	return s.row[:], nil
 }
 
@@ -582,6 +587,7 @@ func (db *DB) Samples(ctx context.Context) ([]model.Sample, error) {
 func (db *DB) Functions(ctx context.Context, sha256 string) ([]model.Function, error) {
 	var fns []model.Function
 	found := false
+	sig := 0
 	err := db.query(ctx, func(vals [][]byte) error {
 		if !found {
 			found = true
@@ -589,14 +595,19 @@ func (db *DB) Functions(ctx context.Context, sha256 string) ([]model.Function, e
 			if err != nil {
 				return err
 			}
+			v, err := wireInt(vals[1], "sig_version")
+			if err != nil {
+				return err
+			}
+			sig = int(v)
 			fns = make([]model.Function, 0, max(0, min(n, 1<<24)))
 		}
-		if vals[1] == nil { // no functions: the outer join's one row
+		if vals[2] == nil { // no functions: the outer join's one row
 			return nil
 		}
 		fns = append(fns, model.Function{})
-		return decodeFunction(vals[1:], &fns[len(fns)-1])
-	}, `SELECT s.functions, f.addr, f.size, f.blocks, f.instrs, f.exact, f.origin, f.name, f.consts, f.imports, f.minhash
+		return decodeFunction(vals[2:], sig, &fns[len(fns)-1])
+	}, `SELECT s.functions, s.sig_version, f.addr, f.size, f.blocks, f.instrs, f.exact, f.origin, f.name, f.consts, f.imports, f.minhash
 		FROM samples s LEFT JOIN functions f ON f.sample_id = s.sample_id
 		WHERE s.sample_id = $1 AND s.sha256 = $2
 		ORDER BY f.addr`, sampleID(sha256), sha256)
@@ -676,8 +687,9 @@ func decodeSample(v [][]byte) (model.Sample, error) {
 	return s, nil
 }
 
-// decodeFunction sets every field of f from the function columns.
-func decodeFunction(v [][]byte, f *model.Function) error {
+// decodeFunction sets every field of f, a function of a sample of
+// signature version sig, from the function columns.
+func decodeFunction(v [][]byte, sig int, f *model.Function) error {
 	var errs []error
 	num := func(i int) int64 {
 		n, err := wireInt(v[i], functionColumns[i])
@@ -694,14 +706,14 @@ func decodeFunction(v [][]byte, f *model.Function) error {
 	f.Origin = model.Origin(num(5))
 	f.Name = string(v[6])
 	var err error
-	if f.Consts, err = decodeConsts(v[7]); err != nil {
+	if f.Consts, err = codec.Consts(v[7]); err != nil {
 		errs = append(errs, err)
 	}
 	f.Imports = nil
 	if v[8] != nil {
-		f.Imports = decodeImports(v[8])
+		f.Imports = codec.Imports(string(v[8]))
 	}
-	if err := getMinHash(&f.MinHash, v[9]); err != nil {
+	if err := codec.MinHash(&f.MinHash, v[9], sig); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
@@ -823,7 +835,9 @@ func (db *DB) check(ctx context.Context) error {
 			return err
 		}
 		return collect(`SELECT s.sha256, count(*) FROM functions f JOIN samples s USING (sample_id)
-			WHERE length(f.minhash) <> `+fmt.Sprint(minHashBytes)+` GROUP BY s.sha256`,
+			WHERE length(f.minhash) NOT IN (`+fmt.Sprint(codec.MaxMinHashBytes)+`,
+				CASE WHEN s.sig_version >= 2 THEN `+fmt.Sprint(codec.MinHashBytes(2))+` ELSE `+fmt.Sprint(codec.MaxMinHashBytes)+` END)
+			GROUP BY s.sha256`,
 			func(rows pgx.Rows) (string, error) {
 				var sha string
 				var n int64

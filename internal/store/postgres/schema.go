@@ -12,7 +12,7 @@ import (
 
 // SchemaVersion is the schema this build writes. It always equals
 // len(migrations).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer
 // kinship: its tables may mean things this build does not know, so neither
@@ -83,6 +83,9 @@ CREATE TABLE functions (
 	PRIMARY KEY (sample_id, addr)
 );
 `},
+	// The tables do not change; the version tells an older kinship, which
+	// would misread the shorter blobs, that it cannot open this schema.
+	{2, "minhash width follows the signature version (version 2: 64 x uint16, 128 bytes)", `SELECT 1`},
 }
 
 // migrationsTable records applied migrations, one row each.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/store/codec"
 )
 
 // row scans columns into untyped values and converts them by type switch.
@@ -134,8 +135,9 @@ func (r *row) sample(off int) (model.Sample, error) {
 }
 
 // function decodes the function columns starting at column off into f,
-// setting every field so that f may be reused.
-func (r *row) function(off int, f *model.Function) error {
+// a function of a sample of signature version sig, setting every field so
+// that f may be reused.
+func (r *row) function(off, sig int, f *model.Function) error {
 	c := func(i int) int { return off + i }
 	f.Addr = uint64(r.int(c(0)))
 	f.Size = uint32(r.int(c(1)))
@@ -145,15 +147,15 @@ func (r *row) function(off int, f *model.Function) error {
 	f.Origin = model.Origin(r.int(c(5)))
 	f.Name = r.str(c(6))
 	var err error
-	if f.Consts, err = decodeConsts(r.blob(c(7))); err != nil {
+	if f.Consts, err = codec.Consts(r.blob(c(7))); err != nil {
 		return fmt.Errorf("function %#x: %w", f.Addr, err)
 	}
 	f.Imports = nil
 	if s, ok := r.nullStr(c(8)); ok {
-		f.Imports = decodeImports(s)
+		f.Imports = codec.Imports(s)
 	}
 	if r.err == nil {
-		if err := getMinHash(&f.MinHash, r.blob(c(9))); err != nil {
+		if err := codec.MinHash(&f.MinHash, r.blob(c(9)), sig); err != nil {
 			return fmt.Errorf("function %#x: %w", f.Addr, err)
 		}
 	}

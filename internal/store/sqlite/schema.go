@@ -10,7 +10,7 @@ import (
 
 // SchemaVersion is the schema this build writes. It always equals
 // len(migrations).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // ErrSchemaTooNew is returned by Open for a database written by a newer
 // kinship: its tables may mean things this build does not know, so neither
@@ -83,6 +83,13 @@ CREATE TABLE functions (
 	PRIMARY KEY (sample_id, addr)
 ) STRICT, WITHOUT ROWID;
 `,
+	// 2: the minhash blob's width follows the sample's signature version
+	// (internal/store/codec): 64 little-endian uint32 (256 bytes) for
+	// version 1, 64 little-endian uint16 (128 bytes) for version 2, which
+	// keeps the low 16 bits of each value. The tables do not change; the
+	// version tells an older kinship, which would misread the shorter
+	// blobs, that it cannot open this database.
+	`SELECT 1`,
 }
 
 // migrate brings the database to SchemaVersion in one write transaction,

@@ -28,6 +28,7 @@ import (
 	msqlite "modernc.org/sqlite"
 
 	"github.com/kinship-dev/kinship/internal/model"
+	"github.com/kinship-dev/kinship/internal/store/codec"
 )
 
 // Options tune Open. The zero value is a good default.
@@ -277,7 +278,7 @@ func (db *DB) putSample(ctx context.Context, s *model.Sample, fns []model.Functi
 	}
 	var added bool
 	err = retryBusy(ctx, func() (err error) {
-		added, err = db.insert(ctx, args, fns, order)
+		added, err = db.insert(ctx, args, s.SigVersion, fns, order)
 		return err
 	})
 	if err != nil && ctx.Err() != nil {
@@ -360,7 +361,7 @@ func addrOrder(fns []model.Function) ([]int32, error) {
 
 func dupAddr(a uint64) error { return fmt.Errorf("two functions at address %#x", a) }
 
-func (db *DB) insert(ctx context.Context, sampleArgs []any, fns []model.Function, order []int32) (added bool, err error) {
+func (db *DB) insert(ctx context.Context, sampleArgs []any, sig int, fns []model.Function, order []int32) (added bool, err error) {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return false, err
@@ -384,7 +385,7 @@ func (db *DB) insert(ctx context.Context, sampleArgs []any, fns []model.Function
 	if err != nil {
 		return false, err
 	}
-	if err := insertFunctions(ctx, tx, id, fns, order); err != nil {
+	if err := insertFunctions(ctx, tx, id, sig, fns, order); err != nil {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -398,7 +399,7 @@ func (db *DB) insert(ctx context.Context, sampleArgs []any, fns []model.Function
 // fixed cost worth spreading.
 const insertBatch = 64
 
-func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, fns []model.Function, order []int32) error {
+func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, sig int, fns []model.Function, order []int32) error {
 	const cols = 11 // sample_id and functionColumns
 	stmts := map[int]*sql.Stmt{}
 	stmt := func(rows int) (*sql.Stmt, error) {
@@ -422,7 +423,7 @@ func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, fns []model.Func
 	args := make([]any, 0, cols*insertBatch)
 	// One backing array per batch for the blobs: the driver copies bound
 	// values, so they are reused across batches.
-	mhBuf := make([][minHashBytes]byte, insertBatch)
+	mhBuf := make([][codec.MaxMinHashBytes]byte, insertBatch)
 	var constBuf []byte
 	for start := 0; start < len(fns); start += insertBatch {
 		end := min(start+insertBatch, len(fns))
@@ -433,22 +434,26 @@ func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, fns []model.Func
 			if order != nil {
 				f = &fns[order[i]]
 			}
-			mh := &mhBuf[i-start]
-			putMinHash(mh, &f.MinHash)
+			mh, err := codec.AppendMinHash(mhBuf[i-start][:0], &f.MinHash, sig)
+			if err != nil {
+				return fmt.Errorf("function %#x: %w", f.Addr, err)
+			}
 			var consts any
 			if len(f.Consts) > 0 {
 				n := len(constBuf)
-				constBuf = appendConsts(constBuf, f.Consts)
+				constBuf = codec.AppendConsts(constBuf, f.Consts)
 				consts = constBuf[n:len(constBuf):len(constBuf)]
 			}
 			var imports any
-			if s, ok, err := encodeImports(f.Imports); err != nil {
-				return err
-			} else if ok {
-				imports = s
+			if len(f.Imports) > 0 {
+				b, err := codec.AppendImports(nil, f.Imports)
+				if err != nil {
+					return err
+				}
+				imports = string(b)
 			}
 			args = append(args, id, int64(f.Addr), int64(f.Size), int64(f.Blocks), int64(f.Instrs),
-				int64(f.Exact), int64(f.Origin), f.Name, consts, imports, mh[:])
+				int64(f.Exact), int64(f.Origin), f.Name, consts, imports, mh)
 		}
 		st, err := stmt(end - start)
 		if err != nil {
@@ -585,9 +590,9 @@ func (db *DB) functions(ctx context.Context, sha string) ([]model.Function, erro
 	// One read transaction, so the sample cannot be deleted between
 	// finding it and reading its functions.
 	err := db.read(ctx, func(q driver.QueryerContext) error {
-		r := newRow("id", "functions")
+		r := newRow("id", "functions", "sig_version")
 		found := false
-		err := each(ctx, q, r, `SELECT id, functions FROM samples WHERE sha256 = ?`, []any{sha}, func() error {
+		err := each(ctx, q, r, `SELECT id, functions, sig_version FROM samples WHERE sha256 = ?`, []any{sha}, func() error {
 			found = true
 			return nil
 		})
@@ -597,7 +602,7 @@ func (db *DB) functions(ctx context.Context, sha string) ([]model.Function, erro
 		if !found {
 			return model.ErrNotFound
 		}
-		id, n := r.int(0), r.int(1)
+		id, n, sig := r.int(0), r.int(1), int(r.int(2))
 		if r.err != nil {
 			return r.err
 		}
@@ -605,7 +610,7 @@ func (db *DB) functions(ctx context.Context, sha string) ([]model.Function, erro
 		fr := newRow(functionColumns...)
 		return each(ctx, q, fr, `SELECT `+functionCols+` FROM functions WHERE sample_id = ? ORDER BY addr`, []any{id}, func() error {
 			fns = append(fns, model.Function{})
-			return fr.function(0, &fns[len(fns)-1])
+			return fr.function(0, sig, &fns[len(fns)-1])
 		})
 	})
 	if err != nil {
@@ -767,7 +772,7 @@ func (db *DB) forEachSample(ctx context.Context, fn func(model.SampleFunctions) 
 				return fmt.Errorf("functions of sample id %d, which does not exist", id)
 			}
 			cur = append(cur, model.Function{})
-			return fr.function(1, &cur[len(cur)-1])
+			return fr.function(1, samples[next].s.SigVersion, &cur[len(cur)-1])
 		})
 		if err != nil {
 			return err
@@ -903,8 +908,12 @@ func (db *DB) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A MinHash vector is 64 values as wide as the sample's signature
+	// version keeps them, or 32-bit (written before b-bit storage).
 	err = collect(`SELECT s.sha256, count(*) FROM functions f JOIN samples s ON s.id = f.sample_id
-		WHERE length(f.minhash) <> `+strconv.Itoa(minHashBytes)+` GROUP BY s.id`, func(rows *sql.Rows) (string, error) {
+		WHERE length(f.minhash) NOT IN (`+strconv.Itoa(codec.MaxMinHashBytes)+`,
+			CASE WHEN s.sig_version >= 2 THEN `+strconv.Itoa(codec.MinHashBytes(2))+` ELSE `+strconv.Itoa(codec.MaxMinHashBytes)+` END)
+		GROUP BY s.id`, func(rows *sql.Rows) (string, error) {
 		var sha string
 		var n int64
 		if err := rows.Scan(&sha, &n); err != nil {

@@ -136,9 +136,11 @@ func MakeSample(seed uint64, n int) (model.Sample, []model.Function) {
 		f.Exact = rng.Uint64()
 		// A MinHash value is a minimum over a function's n-grams, so real
 		// values are well below 2^32; that does not matter to a fixed-size
-		// blob but keeps the data honest.
+		// blob but keeps the data honest. Only the bits the signature
+		// version keeps are set.
+		mask := uint32(1<<model.MinHashBits(s.SigVersion) - 1)
 		for j := range f.MinHash {
-			f.MinHash[j] = rng.Uint32() >> uint(rng.IntN(8))
+			f.MinHash[j] = rng.Uint32() >> uint(rng.IntN(8)) & mask
 		}
 		switch rng.IntN(4) {
 		case 0:
@@ -328,19 +330,30 @@ func testExtremeValues(t *testing.T, st model.Store) {
 		Anomalies:  []string{"", "quote \" and\nnewline", "ünïcödé ✓", `back\slash`},
 		IngestedAt: time.Date(1969, 7, 20, 20, 17, 40, 999, time.UTC),
 	}
-	var mh [model.MinHashK]uint32
-	for i := range mh {
-		mh[i] = ^uint32(0) - uint32(i)
+	// Each signature version with the widest values it keeps.
+	for _, v := range []int{1, 2, 1 << 30} {
+		s.SHA256 = fmt.Sprintf("ff%d", v)
+		s.SigVersion = v
+		var mh [model.MinHashK]uint32
+		for i := range mh {
+			mh[i] = uint32(1<<model.MinHashBits(v)-1) - uint32(i)
+		}
+		fns := []model.Function{
+			{Addr: ^uint64(0), Size: ^uint32(0), Blocks: ^uint32(0), Instrs: ^uint32(0), Exact: ^uint64(0), MinHash: mh,
+				Consts: []uint64{0, 1, 127, 128, 1<<63 - 1, 1 << 63, ^uint64(0)}, Origin: model.OriginRuntime},
+			{Addr: 0xffffffff81000000, Exact: 1 << 63, Imports: []string{""}, Name: "ünïcödé.func·1"},
+			{Addr: 0, Imports: []string{"a", "", "b", "ws2_32.dll!#23"}, Name: `quo"te`},
+		}
+		put(t, st, s, fns)
+		checkSample(t, st, s)
+		checkFunctions(t, st, s.SHA256, fns)
 	}
-	fns := []model.Function{
-		{Addr: ^uint64(0), Size: ^uint32(0), Blocks: ^uint32(0), Instrs: ^uint32(0), Exact: ^uint64(0), MinHash: mh,
-			Consts: []uint64{0, 1, 127, 128, 1<<63 - 1, 1 << 63, ^uint64(0)}, Origin: model.OriginRuntime},
-		{Addr: 0xffffffff81000000, Exact: 1 << 63, Imports: []string{""}, Name: "ünïcödé.func·1"},
-		{Addr: 0, Imports: []string{"a", "", "b", "ws2_32.dll!#23"}, Name: `quo"te`},
+	// A value wider than the version keeps is refused, not stored cut.
+	s.SHA256, s.SigVersion, s.Stats.Functions = "fe", 2, 1
+	bad := []model.Function{{MinHash: [model.MinHashK]uint32{0: 1 << 16}}}
+	if _, err := st.PutSample(context.Background(), s, bad); err == nil {
+		t.Error("a 17-bit MinHash value in a version 2 sample was stored")
 	}
-	put(t, st, s, fns)
-	checkSample(t, st, s)
-	checkFunctions(t, st, s.SHA256, fns)
 }
 
 func testUnsortedInput(t *testing.T, st model.Store) {
@@ -1026,6 +1039,7 @@ func Collection() []model.SampleFunctions {
 		mh[i] = ^uint32(0) - uint32(i)
 	}
 	h, _ := MakeSample(51, 0)
+	h.SigVersion = 1 // 32-bit values
 	h.Name = "nul\x00in\xff\xfename.exe"
 	h.Program = "prog\xc3"
 	h.Size = 1<<63 - 1
