@@ -42,7 +42,8 @@ type Func struct {
 	Build, Lib, Name string
 	Key              int // index of lib/name in Dataset.Keys
 	Fn               model.Function
-	Feat             *Features // nil unless extracted
+	V1               [model.MinHashK]uint32 // the function's signature version 1
+	Feat             *Features              // nil unless extracted
 	// Callees are the features of the functions this one calls directly
 	// (or through the PLT when the callee is exported by the same file).
 	Callees []*Features
@@ -160,6 +161,14 @@ func loadBinary(sp Spec, opts Options) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
+	r1, err := disasm.Analyze(f, disasm.Options{SigVersion: 1})
+	if err != nil {
+		return nil, err
+	}
+	v1 := make(map[uint64]*[model.MinHashK]uint32, len(r1.Funcs))
+	for i := range r1.Funcs {
+		v1[r1.Funcs[i].Addr] = &r1.Funcs[i].MinHash
+	}
 	names, err := symbolNames(sp.Symbols)
 	if err != nil {
 		return nil, err
@@ -180,7 +189,11 @@ func loadBinary(sp Spec, opts Options) (*Binary, error) {
 		}
 		seen[name]++
 		fn.Name = "" // the stripped file's own hints must not leak into scoring
-		b.Funcs = append(b.Funcs, Func{Build: sp.Build, Lib: sp.Lib, Name: name, Fn: fn})
+		x := Func{Build: sp.Build, Lib: sp.Lib, Name: name, Fn: fn}
+		if m := v1[fn.Addr]; m != nil {
+			x.V1 = *m
+		}
+		b.Funcs = append(b.Funcs, x)
 	}
 	// A name twice in one binary (static functions of different files)
 	// has no single ground truth.

@@ -16,6 +16,8 @@ import (
 type Variant struct {
 	Name, Desc string
 	Shingles   func(f *Func) []uint64
+	// Sig, when set, gives a stored signature instead (kinship's own).
+	Sig func(f *Func) *sketch.Signature
 	// Score is given the signatures of every Parts variant, in order.
 	Parts []string
 	Score func(a, b *Func, sims []float64) float64
@@ -30,6 +32,10 @@ func (v Variant) Scorer(all []*Func, vs []Variant) Scorer {
 	sig := func(v Variant) []sketch.Signature {
 		out := make([]sketch.Signature, len(all))
 		for i, f := range all {
+			if v.Sig != nil {
+				out[i] = *v.Sig(f)
+				continue
+			}
 			if v.Shingles == nil {
 				out[i] = f.Fn.MinHash
 				continue
@@ -299,7 +305,8 @@ func sortedJaccard(a, b []uint64) float64 {
 const Best = "fine-set+sem-set+callees<=80/3"
 
 // Variants lists every variant measured, in the order of the results
-// table. "kinship" is the signature kinship stores today (internal/disasm);
+// table. "kinship" is the signature kinship stores (internal/disasm,
+// model.SigVersion), "kinship-v1" signature version 1;
 // the rest are built from the experimental Features. Names say what goes
 // into one 64-value signature: "ms" a multiset (repeats numbered), "set"
 // each element once, "cN" at most N copies, "/W" the semantic part
@@ -308,7 +315,8 @@ const Best = "fine-set+sem-set+callees<=80/3"
 func Variants() []Variant {
 	fineToks := func(ft *Features) []uint64 { return ft.Fine }
 	vs := []Variant{
-		{Name: "kinship", Desc: "what kinship stores now: disasm's token 3-grams over contiguous runs, imports and large constants as 1-grams"},
+		{Name: "kinship", Desc: "what kinship stores: signature version 2 (internal/disasm): token set, semantic elements x3, small callees; 16 bits per value"},
+		{Name: "kinship-v1", Desc: "kinship's signature version 1: token 3-grams over contiguous runs, imports and large constants as 1-grams", Sig: func(f *Func) *sketch.Signature { return &f.V1 }},
 		{Name: "fine-3gram", Desc: "kinship's tokens recomputed here, 3-grams over the whole function (checks the copy)", Shingles: feat(func(ft *Features) []uint64 {
 			return grams(ft.Fine, 3, saltGram)
 		})},
