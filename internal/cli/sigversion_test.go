@@ -72,7 +72,7 @@ func TestOlderSignatureVersion(t *testing.T) {
 	}
 	_, err = attribute.Load(ctx, st, attribute.Options{})
 	if err == nil || !strings.Contains(err.Error(), "re-ingest") ||
-		!strings.Contains(err.Error(), fmt.Sprintf("%d of version 1, 1 of version 2", len(refs))) {
+		!strings.Contains(err.Error(), fmt.Sprintf("%d of version 1, 1 of version %d", len(refs), model.SigVersion)) {
 		t.Errorf("mixed collection: %v", err)
 	}
 }

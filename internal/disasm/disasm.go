@@ -58,7 +58,7 @@ func (o Options) Sig() int {
 }
 
 // SigVersions are the signature versions Analyze computes.
-var SigVersions = []int{1, 2}
+var SigVersions = []int{1, 2, 3}
 
 // maxRecords keeps record ids inside uint32.
 const maxRecords = 1<<31 - 1

@@ -42,7 +42,7 @@ func TestSigV1Unchanged(t *testing.T) {
 
 func TestSigVersionOption(t *testing.T) {
 	f := regFunc(0x140001000, 0, false)
-	if _, err := Analyze(f, Options{SigVersion: 3}); err == nil {
+	if _, err := Analyze(f, Options{SigVersion: 4}); err == nil {
 		t.Error("unknown signature version: no error")
 	}
 	if (Options{}).Sig() != model.SigVersion {
@@ -65,6 +65,16 @@ func TestSigVersionOption(t *testing.T) {
 	}
 	if !wide {
 		t.Error("version 1 values all fit 16 bits")
+	}
+	// Version 3 is version 1's set with version 2's 16-bit values.
+	c := only(t, f, Options{SigVersion: 3})
+	if c.Exact != a.Exact {
+		t.Error("version 3 changes the exact hash")
+	}
+	for i := range a.MinHash {
+		if c.MinHash[i] != a.MinHash[i]&0xffff {
+			t.Fatalf("version 3 value %d is %#x, want version 1's low bits %#x", i, c.MinHash[i], a.MinHash[i]&0xffff)
+		}
 	}
 }
 
