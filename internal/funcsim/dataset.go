@@ -42,8 +42,10 @@ type Func struct {
 	Build, Lib, Name string
 	Key              int // index of lib/name in Dataset.Keys
 	Fn               model.Function
-	V1               [model.MinHashK]uint32 // the function's signature version 1
-	Feat             *Features              // nil unless extracted
+	// Sigs holds the function's signature of every version disasm
+	// computes, by version (Fn.MinHash is model.SigVersion's).
+	Sigs map[int]*[model.MinHashK]uint32
+	Feat *Features // nil unless extracted
 	// Callees are the features of the functions this one calls directly
 	// (or through the PLT when the callee is exported by the same file).
 	Callees []*Features
@@ -161,13 +163,18 @@ func loadBinary(sp Spec, opts Options) (*Binary, error) {
 	if err != nil {
 		return nil, err
 	}
-	r1, err := disasm.Analyze(f, disasm.Options{SigVersion: 1})
-	if err != nil {
-		return nil, err
-	}
-	v1 := make(map[uint64]*[model.MinHashK]uint32, len(r1.Funcs))
-	for i := range r1.Funcs {
-		v1[r1.Funcs[i].Addr] = &r1.Funcs[i].MinHash
+	sigs := map[int]map[uint64]*[model.MinHashK]uint32{}
+	for _, v := range disasm.SigVersions {
+		rv := res
+		if v != model.SigVersion {
+			if rv, err = disasm.Analyze(f, disasm.Options{SigVersion: v}); err != nil {
+				return nil, err
+			}
+		}
+		sigs[v] = make(map[uint64]*[model.MinHashK]uint32, len(rv.Funcs))
+		for i := range rv.Funcs {
+			sigs[v][rv.Funcs[i].Addr] = &rv.Funcs[i].MinHash
+		}
 	}
 	names, err := symbolNames(sp.Symbols)
 	if err != nil {
@@ -189,9 +196,11 @@ func loadBinary(sp Spec, opts Options) (*Binary, error) {
 		}
 		seen[name]++
 		fn.Name = "" // the stripped file's own hints must not leak into scoring
-		x := Func{Build: sp.Build, Lib: sp.Lib, Name: name, Fn: fn}
-		if m := v1[fn.Addr]; m != nil {
-			x.V1 = *m
+		x := Func{Build: sp.Build, Lib: sp.Lib, Name: name, Fn: fn, Sigs: map[int]*[model.MinHashK]uint32{}}
+		for v, m := range sigs {
+			if s := m[fn.Addr]; s != nil {
+				x.Sigs[v] = s
+			}
 		}
 		b.Funcs = append(b.Funcs, x)
 	}

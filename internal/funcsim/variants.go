@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"slices"
 
+	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/sketch"
 )
 
@@ -300,13 +301,31 @@ func sortedJaccard(a, b []uint64) float64 {
 	return float64(n) / float64(len(a)+len(b)-n)
 }
 
+// sigDesc says what each signature version of internal/disasm is.
+var sigDesc = map[int]string{
+	1: "token 3-grams over contiguous runs, imports and large constants as 1-grams",
+	2: "token set, semantic elements x3, small callees; 16 bits per value",
+	3: "version 1's set, 16 bits per value",
+}
+
+// sigOf returns a function's stored signature of version v (an empty
+// signature when disasm did not sign it).
+func sigOf(v int) func(f *Func) *sketch.Signature {
+	return func(f *Func) *sketch.Signature {
+		if s := f.Sigs[v]; s != nil {
+			return s
+		}
+		return new(sketch.Signature)
+	}
+}
+
 // Best is the variant recommended for internal/disasm (see
 // bench/funcsim/README.md).
 const Best = "fine-set+sem-set+callees<=80/3"
 
 // Variants lists every variant measured, in the order of the results
 // table. "kinship" is the signature kinship stores (internal/disasm,
-// model.SigVersion), "kinship-v1" signature version 1;
+// model.SigVersion), "kinship-vN" signature version N;
 // the rest are built from the experimental Features. Names say what goes
 // into one 64-value signature: "ms" a multiset (repeats numbered), "set"
 // each element once, "cN" at most N copies, "/W" the semantic part
@@ -315,8 +334,10 @@ const Best = "fine-set+sem-set+callees<=80/3"
 func Variants() []Variant {
 	fineToks := func(ft *Features) []uint64 { return ft.Fine }
 	vs := []Variant{
-		{Name: "kinship", Desc: "what kinship stores: signature version 2 (internal/disasm): token set, semantic elements x3, small callees; 16 bits per value"},
-		{Name: "kinship-v1", Desc: "kinship's signature version 1: token 3-grams over contiguous runs, imports and large constants as 1-grams", Sig: func(f *Func) *sketch.Signature { return &f.V1 }},
+		{Name: "kinship", Desc: fmt.Sprintf("what kinship stores: signature version %d (%s)", model.SigVersion, sigDesc[model.SigVersion])},
+		{Name: "kinship-v1", Desc: "kinship's signature version 1: " + sigDesc[1], Sig: sigOf(1)},
+		{Name: "kinship-v2", Desc: "kinship's signature version 2: " + sigDesc[2], Sig: sigOf(2)},
+		{Name: "kinship-v3", Desc: "kinship's signature version 3: " + sigDesc[3], Sig: sigOf(3)},
 		{Name: "fine-3gram", Desc: "kinship's tokens recomputed here, 3-grams over the whole function (checks the copy)", Shingles: feat(func(ft *Features) []uint64 {
 			return grams(ft.Fine, 3, saltGram)
 		})},
