@@ -4,10 +4,10 @@
 //
 // The parameters here are part of model.SigVersion: changing a seed, K, the
 // band layout or the n-gram hashing makes stored signatures incomparable.
-// Signature version 2 keeps only the low 16 bits of each value (Truncate;
-// b-bit minwise hashing): signatures are truncated once finished, so that
-// Similarity and BandKeys, which compare values, work on those 16 bits
-// everywhere.
+// Signature versions 2 and later keep only the low 16 bits of each value
+// (Truncate; b-bit minwise hashing, model.MinHashBits): signatures are
+// truncated once finished, so that Similarity and BandKeys, which compare
+// values, work on those 16 bits everywhere.
 package sketch
 
 import (

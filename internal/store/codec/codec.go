@@ -4,7 +4,8 @@
 //
 //   - minhash: the 64 MinHash values little-endian, each as wide as the
 //     sample's signature version keeps it (model.MinHashBits): 64 x uint32
-//     (256 bytes) for version 1, 64 x uint16 (128 bytes) for version 2;
+//     (256 bytes) for version 1, 64 x uint16 (128 bytes) for versions 2
+//     and 3;
 //   - consts: a sequence of unsigned varints;
 //   - imports: the names joined with U+001F.
 //

@@ -40,11 +40,11 @@
 //	              values little-endian, each as wide as the sample's
 //	              sig_version keeps it (internal/store/codec): uint32
 //	              (256 bytes) for version 1, uint16 (128 bytes) for
-//	              version 2
+//	              versions 2 and 3
 //
 // Format version 1 differs only in minhash, which is always 256 bytes
-// (uint32); a sample of signature version 2 in such a file keeps the low
-// 16 bits of each value. Version 1 files are read as before.
+// (uint32); a sample of a signature version that keeps 16 bits keeps the
+// low 16 bits of each value. Version 1 files are read as before.
 //
 // Every string field (in sample or function) is a JSON string when its
 // bytes are valid UTF-8, and otherwise an object {"base64":"..."} holding
