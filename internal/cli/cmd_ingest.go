@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/kinship-dev/kinship/internal/analyze"
+	"github.com/kinship-dev/kinship/internal/disasm"
 	"github.com/kinship-dev/kinship/internal/ingest"
 	"github.com/kinship-dev/kinship/internal/model"
 )
@@ -63,13 +66,21 @@ func runIngest(e *env, args []string) int {
 		return fail(e, err)
 	}
 	defer st.Close()
+	sig, err := storeSigVersion(e.ctx, st)
+	if err != nil {
+		return fail(e, err)
+	}
+	if sig != model.SigVersion {
+		e.log.Info("the collection is signed with an older signature version: new samples are signed with it too; re-ingest everything into a new store to upgrade",
+			"sig_version", sig, "current", model.SigVersion)
+	}
 
 	var bar *progressbar.ProgressBar
 	if f, ok := e.stderr.(*os.File); ok && !*quiet && term.IsTerminal(int(f.Fd())) {
 		bar = progressbar.NewOptions(len(items), progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("ingest"),
 			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
 	}
-	sum := ingest.Run(e.ctx, st, items, ingest.Options{Workers: *workers, Logger: e.log, Limits: lim}, func(r ingest.Result) {
+	sum := ingest.Run(e.ctx, st, items, ingest.Options{Workers: *workers, Logger: e.log, Limits: lim, Analyze: analyze.Options{Disasm: disasm.Options{SigVersion: sig}}}, func(r ingest.Result) {
 		if bar != nil {
 			bar.Add(1)
 		}
@@ -94,4 +105,28 @@ func runIngest(e *env, args []string) int {
 		return ExitFailure
 	}
 	return ExitOK
+}
+
+// storeSigVersion is the signature version new samples of st must have:
+// the one its samples share (model.SigVersion for an empty store, or one
+// whose samples already mix versions), so that ingest never mixes a
+// collection that attribution could use.
+func storeSigVersion(ctx context.Context, st model.Store) (int, error) {
+	samples, err := st.Samples(ctx)
+	if err != nil {
+		return 0, err
+	}
+	v := 0
+	for _, s := range samples {
+		switch {
+		case v == 0:
+			v = s.SigVersion
+		case s.SigVersion != v:
+			return model.SigVersion, nil
+		}
+	}
+	if v < 1 || v > model.SigVersion {
+		return model.SigVersion, nil
+	}
+	return v, nil
 }

@@ -76,3 +76,42 @@ func TestOlderSignatureVersion(t *testing.T) {
 		t.Errorf("mixed collection: %v", err)
 	}
 }
+
+// kinship ingest into a collection of an older signature version signs the
+// new samples with that version, so the collection stays usable.
+func TestIngestFollowsStoreVersion(t *testing.T) {
+	root := filepath.Join("..", "..", "testdata", "fixtures")
+	db := filepath.Join(t.TempDir(), "v1.db")
+	st, err := sqlite.Open(db, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	v1 := ingest.Options{Analyze: analyze.Options{Disasm: disasm.Options{SigVersion: 1}}}
+	first := filepath.Join(root, "bin", "pe64-O2", "emberkit-v1.exe")
+	if sum := ingest.Run(ctx, st, []ingest.Item{{Path: first, Labels: model.Labels{Family: "emberkit", Actor: "redfox"}}}, v1, nil); sum.Added != 1 {
+		t.Fatalf("ingest: %+v", sum)
+	}
+	st.Close()
+	second := filepath.Join(root, "bin", "pe64-O2", "ashdrop-v1.exe")
+	if _, errOut, code := run(t, "ingest", "--db", db, "--quiet", "--family", "ashdrop", "--actor", "redfox", second); code != 0 {
+		t.Fatalf("kinship ingest: exit %d: %s", code, errOut)
+	}
+	st, err = sqlite.Open(db, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	samples, err := st.Samples(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(samples) != 2 {
+		t.Fatalf("%d samples, want 2", len(samples))
+	}
+	for _, s := range samples {
+		if s.SigVersion != 1 {
+			t.Errorf("%s: signature version %d, want the collection's 1", s.Name, s.SigVersion)
+		}
+	}
+}
