@@ -428,16 +428,25 @@ func (kb *KB) opinionsOn(ctx context.Context, ids []string) ([]Opinion, error) {
 
 // latest keeps the highest version of each claim.
 func latest(cs []Claim) []Claim {
+	return latestVersions(cs, func(c Claim) (string, int) { return c.ID, c.Version })
+}
+
+// latestVersions keeps the highest version of each record, in input order;
+// key gives a record's identity and version.
+func latestVersions[T any](xs []T, key func(T) (string, int)) []T {
 	best := map[string]int{}
-	for i, c := range cs {
-		if j, ok := best[c.ID]; !ok || cs[j].Version < c.Version {
-			best[c.ID] = i
+	for i, x := range xs {
+		id, v := key(x)
+		if j, ok := best[id]; !ok {
+			best[id] = i
+		} else if _, bv := key(xs[j]); bv < v {
+			best[id] = i
 		}
 	}
-	var out []Claim
-	for i, c := range cs {
-		if best[c.ID] == i {
-			out = append(out, c)
+	var out []T
+	for i, x := range xs {
+		if id, _ := key(x); best[id] == i {
+			out = append(out, x)
 		}
 	}
 	return out

@@ -457,17 +457,5 @@ func (kb *KB) queryAnalyses(ctx context.Context, by string, keys []string) ([]An
 
 // latestAnalyses keeps the highest version of each analysis.
 func latestAnalyses(as []Analysis) []Analysis {
-	best := map[string]int{}
-	for i, a := range as {
-		if j, ok := best[a.ID]; !ok || as[j].Version < a.Version {
-			best[a.ID] = i
-		}
-	}
-	var out []Analysis
-	for i, a := range as {
-		if best[a.ID] == i {
-			out = append(out, a)
-		}
-	}
-	return out
+	return latestVersions(as, func(a Analysis) (string, int) { return a.ID, a.Version })
 }
