@@ -270,18 +270,31 @@ func isEndbr(b []byte) bool {
 }
 
 // decodeAt decodes the instruction at va of s into a record; constants go
-// to *pool and the record points at them.
-func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64) insn {
+// to *pool and the record points at them. dc, when not nil, is the
+// calling walker's decode cache.
+func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64, dc *decodeCache) insn {
 	code := s.data[va-s.addr:]
 	if isEndbr(code) {
 		return insn{tok: tokEndbr, n: 4, kind: kSeq}
 	}
-	inst, err := decodeInsn(code, a.mode)
+	var inst *x86asm.Inst
+	var tok uint64
+	var err error
+	if dc != nil {
+		inst, tok, err = dc.decode(code)
+	} else {
+		var in x86asm.Inst
+		in, err = decodeInsn(code, a.mode)
+		inst = &in
+		if err == nil {
+			tok = token(inst)
+		}
+	}
 	// Op 0 is x86asm's way to report a lone prefix before garbage.
 	if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code) {
 		return insn{n: 1, kind: kBad}
 	}
-	r := insn{n: uint8(inst.Len), tok: token(&inst)}
+	r := insn{n: uint8(inst.Len), tok: tok}
 	next := va + uint64(inst.Len)
 	switch inst.Op {
 	case x86asm.JMP, x86asm.CALL:
@@ -333,12 +346,12 @@ func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64) insn {
 	}
 	if r.kind == kSeq {
 		r.cidx = uint32(len(*pool))
-		*pool = a.appendConsts(*pool, &inst, next)
+		*pool = a.appendConsts(*pool, inst, next)
 		r.nconst = uint8(len(*pool) - int(r.cidx))
 		if r.nconst == 0 {
 			r.cidx = 0
 		}
-		r.target, r.lea = a.codeRef(&inst, next)
+		r.target, r.lea = a.codeRef(inst, next)
 	}
 	return r
 }

@@ -258,9 +258,10 @@ func (r *Result) Listing(f *binfmt.File, addr uint64) (lines []Line, err error) 
 
 // analyzer holds the state of one Analyze or Listing call.
 type analyzer struct {
-	f    *binfmt.File
-	mode int
-	opts Options
+	f         *binfmt.File
+	mode      int
+	opts      Options
+	codeBytes uint64
 
 	secs    []*xsec           // executable sections by address
 	img     []span            // merged ranges of the image: values inside look like addresses
@@ -402,6 +403,7 @@ func newAnalyzer(f *binfmt.File, opts Options) (*analyzer, error) {
 	// instructions per code byte only happens when a hostile file makes
 	// many functions share code, and is stopped like MaxInstrs.
 	code := f.CodeBytes()
+	a.codeBytes = code
 	a.chunkShift = uint(min(maxChunkShift, max(8, bits.Len64(code/8))))
 	a.maxDecodes = int(min(uint64(a.opts.MaxInstrs), 16*code+1<<16))
 	a.chunks = make([][]insn, a.maxDecodes>>a.chunkShift+a.opts.Workers+2)
@@ -562,7 +564,7 @@ func (a *analyzer) validStart(s *xsec, va uint64) bool {
 	}
 	var pool [maxInsnConsts]uint64
 	p := pool[:0]
-	r := a.decodeAt(s, va, &p)
+	r := a.decodeAt(s, va, &p, nil)
 	return r.kind != kBad
 }
 
@@ -663,11 +665,11 @@ func (a *analyzer) decodedAt(s *xsec, va uint64) bool {
 func (a *analyzer) mergeRound() []uint64 {
 	var calls []uint64
 	for _, w := range a.walkers {
-		for _, p := range w.pending {
+		w.pending.each(func(p pendingRec) {
 			s := a.secs[p.sec]
 			// Two walkers may have decoded the same bytes; the first wins.
 			if s.rec(p.off) != 0 {
-				continue
+				return
 			}
 			if r := a.record(p.id); r.nconst > 0 {
 				base := len(a.consts)
@@ -675,13 +677,14 @@ func (a *analyzer) mergeRound() []uint64 {
 				r.cidx = uint32(base)
 			}
 			s.setRec(p.off, p.id+1)
-		}
+		})
+		w.pending.reset()
 		for _, t := range w.newTables {
 			a.tables[t.addr] = unionSorted(a.tables[t.addr], t.targets)
 		}
 		calls = append(calls, w.calls...)
 		a.anoms = append(a.anoms, w.anoms...)
-		w.pending, w.pool, w.newTables, w.calls, w.anoms = w.pending[:0], w.pool[:0], w.newTables[:0], w.calls[:0], w.anoms[:0]
+		w.pool, w.newTables, w.calls, w.anoms = w.pool[:0], w.newTables[:0], w.calls[:0], w.anoms[:0]
 	}
 	slices.Sort(calls)
 	calls = slices.Compact(calls)

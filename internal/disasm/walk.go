@@ -9,12 +9,13 @@ import (
 // walker is one worker's reusable state: nothing in the per-function loops
 // allocates once its buffers have grown.
 type walker struct {
-	a     *analyzer
-	vis   visitSet
-	stack []uint64
-	from  []pathSrc // per stack entry: how the walk got there
-	order []uint64  // instruction addresses of the current function, in visit order
-	lead  []uint64  // basic block leader candidates
+	a      *analyzer
+	dcache *decodeCache
+	vis    visitSet
+	stack  []uint64
+	from   []pathSrc // per stack entry: how the walk got there
+	order  []uint64  // instruction addresses of the current function, in visit order
+	lead   []uint64  // basic block leader candidates
 
 	// run holds the last instructions of the current straight-line run
 	// and leas the registers lea loaded anywhere in the function, for
@@ -29,7 +30,7 @@ type walker struct {
 	chunkBase uint32 // record id of chunk[0]
 	chunkN    int
 	budget    int // decodes reserved from analyzer.decoded and not yet used
-	pending   []pendingRec
+	pending   pendingList
 	pool      []uint64 // constants of pending records
 	calls     []uint64
 	newTables []table
@@ -71,12 +72,45 @@ type pendingRec struct {
 	id  uint32 // record id
 }
 
+// pendingList is a list in fixed blocks: one round can decode millions of
+// records, and a growing slice would copy them again at every doubling.
+type pendingList struct {
+	blocks [][]pendingRec
+	n      int // blocks in use; the last may be partly filled
+}
+
+const pendingBlock = 1 << 14
+
+func (l *pendingList) add(p pendingRec) {
+	if l.n == 0 || len(l.blocks[l.n-1]) == pendingBlock {
+		if l.n == len(l.blocks) {
+			l.blocks = append(l.blocks, make([]pendingRec, 0, pendingBlock))
+		}
+		l.blocks[l.n] = l.blocks[l.n][:0]
+		l.n++
+	}
+	l.blocks[l.n-1] = append(l.blocks[l.n-1], p)
+}
+
+// each calls f for every record in the order added.
+func (l *pendingList) each(f func(p pendingRec)) {
+	for _, b := range l.blocks[:l.n] {
+		for _, p := range b {
+			f(p)
+		}
+	}
+}
+
+func (l *pendingList) reset() { l.n = 0 }
+
 type table struct {
 	addr    uint64
 	targets []uint64
 }
 
-func newWalker(a *analyzer) *walker { return &walker{a: a} }
+func newWalker(a *analyzer) *walker {
+	return &walker{a: a, dcache: newDecodeCache(a.mode, a.codeBytes)}
+}
 
 func (w *walker) anomaly(addr uint64, format string, args ...any) {
 	w.anoms = append(w.anoms, anomaly{addr, fmt.Sprintf("function at 0x%x: ", addr) + fmt.Sprintf(format, args...)})
@@ -142,9 +176,9 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
 		w.chunkBase, w.chunkN = uint32(id)<<a.chunkShift, 0
 	}
 	w.budget--
-	r := a.decodeAt(s, va, &w.pool)
+	r := a.decodeAt(s, va, &w.pool, w.dcache)
 	w.chunk[w.chunkN] = r
-	w.pending = append(w.pending, pendingRec{va - s.addr, uint32(s.idx), w.chunkBase + uint32(w.chunkN)})
+	w.pending.add(pendingRec{va - s.addr, uint32(s.idx), w.chunkBase + uint32(w.chunkN)})
 	w.chunkN++
 	return r, true
 }
