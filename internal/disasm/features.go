@@ -126,7 +126,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	if v2 {
 		fn.MinHash, w.sig().own = w.sig().finish(fn.Instrs)
 	} else {
-		fn.MinHash = sketch.MinHash(w.shingles)
+		fn.MinHash = sketch.MinHash(w.dedupShingles())
 	}
 	if h := a.hint(start); h != nil {
 		fn.Name, fn.Origin = h.Name, h.Origin
@@ -246,4 +246,45 @@ func setBits(b []uint64, lo, hi uint64) {
 		b[w] |= m << bit
 		lo += n
 	}
+}
+
+// dedupShingles removes repeated shingles in place (about a quarter of a
+// function's are repeats) before MinHash, whose cost is per shingle and
+// whose result is that of the set. The table is the walker's and is
+// cleared for each function.
+func (w *walker) dedupShingles() []uint64 {
+	in := w.shingles
+	if len(in) < 8 {
+		return in
+	}
+	n := 16
+	for n < 2*len(in) {
+		n <<= 1
+	}
+	if cap(w.seen) < n {
+		w.seen = make([]uint64, n)
+	}
+	t := w.seen[:n]
+	clear(t)
+	mask := uint64(n - 1)
+	out := in[:0]
+	zero := false // 0 marks an empty slot, so a zero shingle is kept apart
+	for _, x := range in {
+		if x == 0 {
+			if !zero {
+				zero = true
+				out = append(out, x)
+			}
+			continue
+		}
+		i := (x * 0x9e3779b97f4a7c15) >> 32 & mask
+		for t[i] != 0 && t[i] != x {
+			i = (i + 1) & mask
+		}
+		if t[i] == 0 {
+			t[i] = x
+			out = append(out, x)
+		}
+	}
+	return out
 }

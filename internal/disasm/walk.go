@@ -38,6 +38,7 @@ type walker struct {
 
 	// Feature scratch.
 	shingles []uint64
+	seen     []uint64 // dedupShingles' table
 	fconsts  []uint64
 	imps     []int32
 	drefs    []uint64   // data addresses taken, with Options.DataRefs
