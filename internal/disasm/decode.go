@@ -271,29 +271,30 @@ func isEndbr(b []byte) bool {
 
 // decodeAt decodes the instruction at va of s into a record; constants go
 // to *pool and the record points at them. dc, when not nil, is the
-// calling walker's decode cache.
+// calling walker's decode cache, which gives the same records faster.
 func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64, dc *decodeCache) insn {
 	code := s.data[va-s.addr:]
 	if isEndbr(code) {
 		return insn{tok: tokEndbr, n: 4, kind: kSeq}
 	}
-	var inst *x86asm.Inst
-	var tok uint64
-	var err error
 	if dc != nil {
-		inst, tok, err = dc.decode(code)
-	} else {
-		var in x86asm.Inst
-		in, err = decodeInsn(code, a.mode)
-		inst = &in
-		if err == nil {
-			tok = token(inst)
-		}
+		return dc.record(a, code, va, pool)
 	}
-	// Op 0 is x86asm's way to report a lone prefix before garbage.
-	if err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code) {
+	inst, err := decodeInsn(code, a.mode)
+	if badInsn(&inst, err, code) {
 		return insn{n: 1, kind: kBad}
 	}
+	return a.fromInst(&inst, token(&inst), va, pool)
+}
+
+// badInsn reports a decoding that is no instruction. Op 0 is x86asm's way
+// to report a lone prefix before garbage.
+func badInsn(inst *x86asm.Inst, err error, code []byte) bool {
+	return err != nil || inst.Op == 0 || inst.Len <= 0 || inst.Len > len(code)
+}
+
+// fromInst makes the record of inst, decoded at va, with token tok.
+func (a *analyzer) fromInst(inst *x86asm.Inst, tok uint64, va uint64, pool *[]uint64) insn {
 	r := insn{n: uint8(inst.Len), tok: tok}
 	next := va + uint64(inst.Len)
 	switch inst.Op {

@@ -3,6 +3,7 @@ package disasm
 import (
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -29,32 +30,61 @@ import (
 // maxInsnLen is the architectural bound on an x86 instruction.
 const maxInsnLen = 15
 
-// An instruction's key is its bytes, PC-relative field zeroed, as two
-// words, with the length in the top byte of the second (an instruction
-// has at most 15 bytes).
+// A slot holds an instruction's key (its bytes, PC-relative field zeroed,
+// as two words, with the length in the top byte of the second: an
+// instruction has at most 15 bytes) and what its record needs. Most hits
+// read the slot alone.
 type cacheSlot struct {
 	k0, k1 uint64
-	e      int32 // 1+index in entries; 0 marks an empty slot
+	tok    uint64
+	e      int32 // 1+index in recs or insts, by tmpl; 0 when there is none
+	n      uint8 // 0 marks an empty slot
+	tmpl   uint8
+	kind   kind
+	lea    uint8 // tmplRIPLea: 1+register the lea loads, or 0
 }
 
-type cachedInsn struct {
-	inst x86asm.Inst
-	tok  uint64
+// How a cached instruction's record is made.
+const (
+	// tmplRecord: no PC-relative field, so the record depends on the
+	// bytes alone. It is the slot's n, tok and kind, and recs[e-1] when
+	// e > 0.
+	tmplRecord = iota + 1
+	// tmplRel: a direct branch; its target is the end plus the field.
+	tmplRel
+	// tmplSlot: jmp/call [rip+x]; the field addresses the slot.
+	tmplSlot
+	// tmplRIPData: an instruction that falls through and whose only
+	// operand of note is rip-relative (a load or a store); tmplRIPLea: lea
+	// reg, [rip+x], which also takes the address.
+	tmplRIPData
+	tmplRIPLea
+	// tmplInst: anything else; insts[e-1] is its decoding.
+	tmplInst
+)
+
+// cachedRec is the part of a position-independent record beyond the slot.
+type cachedRec struct {
+	target uint64
+	imp    int32
+	lea    uint8
+	consts []uint64
 }
 
-// maxCacheSlots bounds one walker's table; it holds half as many entries
-// (about 200 bytes each, so 26 MB at most). A full cache is emptied and
-// refilled, which keeps what the current part of the binary uses.
-const maxCacheSlots = 1 << 18
+// maxCacheSlots bounds one walker's table (32 bytes a slot, 2 MB); it holds
+// half as many entries. A full cache is emptied and refilled, which keeps
+// what the current part of the binary uses.
+const maxCacheSlots = 1 << 16
 
-// decodeCache is an open-addressing table: Go's map hashing was a third
-// of the cost of a hit.
+// decodeCache is an open-addressing table, as Go's map hashing was a
+// third of the cost of a hit. It belongs to one walker.
 type decodeCache struct {
 	mode         int
 	slots        []cacheSlot
 	shift        uint // 64 - log2(len(slots))
-	entries      []cachedInsn
-	scratch      x86asm.Inst
+	used         int
+	recs         []cachedRec
+	insts        []x86asm.Inst
 	hits, misses int
 }
 
@@ -68,66 +98,172 @@ func newDecodeCache(mode int, codeBytes uint64) *decodeCache {
 	return &decodeCache{mode: mode, slots: make([]cacheSlot, n), shift: uint(64 - bits.TrailingZeros64(n))}
 }
 
-// decode returns what decodeInsn returns for code, and the instruction's
-// token when err is nil. The instruction is the cache's: it is valid until
-// the next call and must not be changed.
-func (c *decodeCache) decode(code []byte) (*x86asm.Inst, uint64, error) {
+// record returns what analyzer.decodeAt returns without a cache for the
+// instruction at the start of code, at va.
+func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64) insn {
 	n, relOff, relLen, ok := shape(code, c.mode)
 	if !ok {
-		return c.uncached(code)
+		inst, err := decodeInsn(code, c.mode)
+		if badInsn(&inst, err, code) {
+			return insn{n: 1, kind: kBad}
+		}
+		return a.fromInst(&inst, token(&inst), va, pool)
 	}
 	var kb [16]byte
 	copy(kb[:], code[:n])
+	var rel int64
 	if relLen > 0 {
+		rel = relValue(code[relOff : relOff+relLen])
 		clear(kb[relOff : relOff+relLen])
 	}
 	kb[maxInsnLen] = byte(n)
 	k0, k1 := binary.LittleEndian.Uint64(kb[:8]), binary.LittleEndian.Uint64(kb[8:])
 	mask := uint64(len(c.slots) - 1)
 	i := ((k0 ^ bits.RotateLeft64(k1, 31)) * 0x9e3779b97f4a7c15) >> c.shift
-	for ; c.slots[i].e != 0; i = (i + 1) & mask {
-		sl := &c.slots[i]
-		if sl.k0 != k0 || sl.k1 != k1 {
-			continue
+	for ; c.slots[i].n != 0; i = (i + 1) & mask {
+		if sl := &c.slots[i]; sl.k0 == k0 && sl.k1 == k1 {
+			c.hits++
+			return c.fromSlot(a, sl, rel, va, pool)
 		}
-		c.hits++
-		e := &c.entries[sl.e-1]
-		if relLen == 0 {
-			return &e.inst, e.tok, nil
-		}
-		c.scratch = e.inst
-		patchRel(&c.scratch, relValue(code[relOff:relOff+relLen]))
-		return &c.scratch, e.tok, nil
 	}
 	c.misses++
-	inst, tok, err := c.uncached(code)
-	if err != nil {
-		return inst, 0, err
+	inst, err := decodeInsn(code, c.mode)
+	if badInsn(&inst, err, code) {
+		return insn{n: 1, kind: kBad}
 	}
-	if inst.Len != n || inst.Op == 0 || inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL ||
+	tok := token(&inst)
+	p0 := len(*pool)
+	r := a.fromInst(&inst, tok, va, pool)
+	if inst.Len != n || inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL ||
 		inst.PCRel != relLen || (relLen > 0 && inst.PCRelOff != relOff) {
-		return inst, tok, nil
+		return r
 	}
-	if len(c.entries) >= len(c.slots)/2 {
+	sl := cacheSlot{k0: k0, k1: k1, tok: tok, n: uint8(n), kind: r.kind}
+	if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
+		return r
+	}
+	if c.used >= len(c.slots)/2 {
 		clear(c.slots)
-		c.entries = c.entries[:0]
+		c.used, c.recs, c.insts = 0, c.recs[:0], c.insts[:0]
 		i = ((k0 ^ bits.RotateLeft64(k1, 31)) * 0x9e3779b97f4a7c15) >> c.shift
-		for c.slots[i].e != 0 {
+		for c.slots[i].n != 0 {
 			i = (i + 1) & mask
 		}
+		// The entry classify added went with the rest.
+		if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
+			return r
+		}
 	}
-	c.entries = append(c.entries, cachedInsn{inst: *inst, tok: tok})
-	c.slots[i] = cacheSlot{k0, k1, int32(len(c.entries))}
-	return inst, tok, nil
+	c.slots[i] = sl
+	c.used++
+	return r
 }
 
-func (c *decodeCache) uncached(code []byte) (*x86asm.Inst, uint64, error) {
-	var err error
-	c.scratch, err = decodeInsn(code, c.mode)
-	if err != nil {
-		return &c.scratch, 0, err
+// classify chooses how sl's records will be made, from the first
+// instance's decoding and record (consts are its constants), adding the
+// entry it needs. It returns false when the instruction is to be decoded
+// every time.
+func (c *decodeCache) classify(sl *cacheSlot, inst *x86asm.Inst, r insn, consts []uint64) bool {
+	// A rip-relative operand, a relative one, and any operand that yields
+	// constants or addresses otherwise.
+	var ripMem, relArg, other bool
+	for _, arg := range inst.Args {
+		switch x := arg.(type) {
+		case nil:
+		case x86asm.Rel:
+			relArg = true
+		case x86asm.Mem:
+			if isIPReg(x.Base) {
+				ripMem = true
+				if x.Index != 0 || x.Segment == x86asm.FS || x.Segment == x86asm.GS {
+					other = true
+				}
+			}
+		case x86asm.Imm:
+			if x <= -0x10000 || x >= 0x10000 {
+				other = true
+			}
+		}
 	}
-	return &c.scratch, token(&c.scratch), nil
+	if inst.PCRel == 0 {
+		if ripMem || relArg {
+			return false // a PC-relative operand x86asm did not report
+		}
+		sl.tmpl = tmplRecord
+		if r.target != 0 || r.imp != 0 || r.lea != 0 || r.nconst != 0 {
+			c.recs = append(c.recs, cachedRec{target: r.target, imp: r.imp, lea: r.lea, consts: slices.Clone(consts)})
+			sl.e = int32(len(c.recs))
+		}
+		return true
+	}
+	switch {
+	case r.kind == kJcc || r.kind == kJmp || r.kind == kCall:
+		if _, ok := inst.Args[0].(x86asm.Rel); !ok || inst.Args[1] != nil || ripMem {
+			break
+		}
+		sl.tmpl = tmplRel
+		return true
+	case r.kind == kJmpInd || r.kind == kCallInd:
+		if m, ok := inst.Args[0].(x86asm.Mem); !ok || !isIPReg(m.Base) || other || inst.Args[1] != nil || (inst.Op != x86asm.JMP && inst.Op != x86asm.CALL) {
+			break
+		}
+		sl.tmpl = tmplSlot
+		return true
+	case r.kind == kSeq && ripMem && !relArg && !other:
+		sl.tmpl = tmplRIPData
+		if inst.Op == x86asm.LEA {
+			sl.tmpl = tmplRIPLea
+			if d, ok := inst.Args[0].(x86asm.Reg); ok && gprNum(d) >= 0 {
+				sl.lea = uint8(gprNum(d) + 1)
+			}
+		}
+		return true
+	}
+	sl.tmpl = tmplInst
+	c.insts = append(c.insts, *inst)
+	sl.e = int32(len(c.insts))
+	return true
+}
+
+// fromSlot makes the record of a cached instruction at va whose
+// PC-relative field holds rel. Each case repeats what fromInst does for
+// such instructions; TestDecodeCacheAgrees holds them together.
+func (c *decodeCache) fromSlot(a *analyzer, sl *cacheSlot, rel int64, va uint64, pool *[]uint64) insn {
+	r := insn{n: sl.n, tok: sl.tok, kind: sl.kind}
+	next := va + uint64(sl.n)
+	switch sl.tmpl {
+	case tmplRecord:
+		if sl.e > 0 {
+			e := &c.recs[sl.e-1]
+			r.target, r.imp, r.lea = e.target, e.imp, e.lea
+			if len(e.consts) > 0 {
+				r.cidx, r.nconst = uint32(len(*pool)), uint8(len(e.consts))
+				*pool = append(*pool, e.consts...)
+			}
+		}
+	case tmplRel:
+		r.target = a.wrap(next + uint64(rel))
+		if r.kind != kJcc {
+			r.imp = a.imp[r.target]
+		}
+	case tmplSlot:
+		r.target = a.wrap(next + uint64(rel))
+		r.imp = a.imp[r.target]
+	case tmplRIPData, tmplRIPLea:
+		t := a.wrap(next + uint64(rel))
+		if h, ok := a.tableRef(t); ok {
+			r.cidx, r.nconst = uint32(len(*pool)), 1
+			*pool = append(*pool, h)
+		}
+		if sl.tmpl == tmplRIPLea {
+			r.target, r.lea = t, sl.lea
+		}
+	default:
+		inst := c.insts[sl.e-1]
+		patchRel(&inst, rel)
+		return a.fromInst(&inst, sl.tok, va, pool)
+	}
+	return r
 }
 
 func relValue(b []byte) int64 {

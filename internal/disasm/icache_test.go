@@ -4,109 +4,91 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/kinship-dev/kinship/internal/binfmt"
-	"github.com/kinship-dev/kinship/internal/model"
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// checkCached decodes every offset of code with the cache and without it
-// and fails on any difference. Each offset is decoded twice through the
-// cache, so that the second decode is a hit whenever the first stored it.
-func checkCached(t testing.TB, c *decodeCache, code []byte, step func(n int) int) {
+// checkCached makes the record of every instruction of code (placed at
+// the address of s) with the cache and without it, and fails on any
+// difference in the record or its constants. Each offset goes through the
+// cache twice, so that the second is a hit whenever the first stored it.
+// step says how far to move after an instruction of n bytes.
+func checkCached(t testing.TB, a *analyzer, c *decodeCache, s *xsec, step func(n int) int) {
 	t.Helper()
-	for off := 0; off < len(code); {
-		want, werr := decodeInsn(code[off:], c.mode)
+	var wp, gp []uint64
+	for off := 0; off < len(s.data); {
+		va := s.addr + uint64(off)
+		wp = wp[:0]
+		want := a.decodeAt(s, va, &wp, nil)
 		for range 2 {
-			got, tok, gerr := c.decode(code[off:])
-			if (werr == nil) != (gerr == nil) {
-				t.Fatalf("mode %d offset %#x % x: error %v, cached %v", c.mode, off, code[off:min(len(code), off+maxInsnLen)], werr, gerr)
+			gp = gp[:0]
+			got := c.record(a, s.data[off:], va, &gp)
+			if isEndbr(s.data[off:]) {
+				got = want
+				gp = append(gp, wp...)
 			}
-			if werr != nil {
-				continue
-			}
-			if *got != want {
-				t.Fatalf("mode %d offset %#x % x:\n got %+v\nwant %+v", c.mode, off, code[off:off+want.Len], *got, want)
-			}
-			if wt := token(&want); tok != wt {
-				t.Fatalf("mode %d offset %#x: token %x, want %x", c.mode, off, tok, wt)
+			if got != want || !slices.Equal(a.poolOf(got, gp), a.poolOf(want, wp)) {
+				t.Fatalf("mode %d at %#x % x:\n got %+v %x\nwant %+v %x", c.mode, va, s.data[off:min(len(s.data), off+maxInsnLen)], got, gp, want, wp)
 			}
 		}
-		n := 1
-		if werr == nil && want.Len > 0 {
-			n = want.Len
-		}
-		off += step(n)
+		off += step(int(want.n))
 	}
 }
 
-func codeSections(t testing.TB, path string) (*binfmt.File, [][]byte) {
-	f, err := binfmt.LoadFile(path, binfmt.Limits{})
-	if err != nil {
-		t.Fatal(err)
+func (a *analyzer) poolOf(r insn, pool []uint64) []uint64 {
+	if r.nconst == 0 {
+		return nil
 	}
-	var out [][]byte
-	for _, s := range f.Sections {
-		if s.Exec && len(s.Data) > 0 {
-			out = append(out, s.Data)
-		}
-	}
-	return f, out
-}
-
-func mode(f *binfmt.File) int {
-	if f.Arch == model.Arch386 {
-		return 32
-	}
-	return 64
+	return pool[r.cidx : r.cidx+uint32(r.nconst)]
 }
 
 // TestDecodeCacheAgrees checks the cache against the decoder on every
 // fixture: along the instruction stream, where hits are frequent, and at
 // every byte offset, where the bytes are mostly not instructions at all.
+// Then over random bytes placed in the fixture's code, biased to the bytes
+// that start instructions with PC-relative fields.
 func TestDecodeCacheAgrees(t *testing.T) {
 	paths, _ := filepath.Glob("../../testdata/fixtures/bin/*/*")
 	if home, err := os.UserHomeDir(); err == nil && !testing.Short() {
 		// A large real binary when the corpus cache has one.
-		paths = append(paths, filepath.Join(home, ".cache/kinship-corpus/turbo/1.0.24/turbo.exe"))
+		paths = append(paths, filepath.Join(home, ".cache/kinship-corpus/turbo/1.0.24/turbo.exe"),
+			filepath.Join(home, ".cache/kinship-corpus/libsql-js/0.3.10/index.node"))
 	}
+	r := rand.New(rand.NewPCG(1, 2))
+	hot := []byte{0x0f, 0x48, 0x4c, 0x66, 0x67, 0x8b, 0x8d, 0xe8, 0xe9, 0xeb, 0x74, 0x05, 0x15, 0x25, 0x35, 0x3d, 0xc4, 0xc5, 0x62, 0xf3, 0xf2, 0x80, 0x8f, 0xf6, 0xf7, 0xa0, 0xa3, 0xff, 0x68, 0xb8}
 	tested := 0
 	for _, p := range paths {
 		if _, err := os.Stat(p); err != nil {
 			continue
 		}
-		f, secs := codeSections(t, p)
-		if f.Arch != model.Arch386 && f.Arch != model.ArchAMD64 {
-			continue
+		f, err := binfmt.LoadFile(p, binfmt.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := newAnalyzer(f, Options{DataRefs: tested%2 == 0})
+		if err != nil {
+			continue // not x86
 		}
 		tested++
-		m := mode(f)
-		stream, every := newDecodeCache(m, 1<<20), newDecodeCache(m, 1<<20)
-		for _, code := range secs {
-			checkCached(t, stream, code, func(n int) int { return n })
-			checkCached(t, every, code[:min(len(code), 1<<16)], func(int) int { return 1 })
+		stream, every := newDecodeCache(a.mode, 1<<20), newDecodeCache(a.mode, 1<<20)
+		for _, s := range a.secs {
+			checkCached(t, a, stream, s, func(n int) int { return n })
+			head := &xsec{addr: s.addr, data: s.data[:min(len(s.data), 1<<15)]}
+			checkCached(t, a, every, head, func(int) int { return 1 })
 		}
 		// The cache must be doing its work: most of a compiler's
 		// instructions repeat.
-		if r := float64(stream.hits) / float64(stream.hits+stream.misses); r < 0.5 {
-			t.Errorf("%s: cache hit rate %.2f along the instruction stream", p, r)
+		if hr := float64(stream.hits) / float64(stream.hits+stream.misses); hr < 0.5 {
+			t.Errorf("%s: cache hit rate %.2f along the instruction stream", p, hr)
 		}
-	}
-	if tested < 10 {
-		t.Fatalf("only %d binaries tested", tested)
-	}
-}
-
-// TestDecodeCacheRandom runs the same check over random bytes, biased to
-// the bytes that start instructions with PC-relative fields.
-func TestDecodeCacheRandom(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	hot := []byte{0x0f, 0x48, 0x4c, 0x66, 0x67, 0x8b, 0x8d, 0xe8, 0xe9, 0xeb, 0x74, 0x05, 0x15, 0x25, 0x35, 0x3d, 0xc4, 0xc5, 0x62, 0xf3, 0xf2, 0x80, 0x8f, 0xf6, 0xf7, 0xa0, 0xa3}
-	for _, m := range []int{32, 64} {
-		c := newDecodeCache(m, 1<<20)
-		code := make([]byte, 1<<16)
-		for round := 0; round < 20; round++ {
+		if len(a.secs) == 0 {
+			continue
+		}
+		code := make([]byte, 1<<13)
+		for range 4 {
 			for i := range code {
 				if r.IntN(3) == 0 {
 					code[i] = hot[r.IntN(len(hot))]
@@ -114,11 +96,11 @@ func TestDecodeCacheRandom(t *testing.T) {
 					code[i] = byte(r.Uint32())
 				}
 			}
-			checkCached(t, c, code, func(int) int { return 1 })
+			checkCached(t, a, every, &xsec{addr: a.secs[0].addr, data: code}, func(int) int { return 1 })
 		}
-		if c.hits == 0 {
-			t.Errorf("mode %d: no hits", m)
-		}
+	}
+	if tested < 10 {
+		t.Fatalf("only %d binaries tested", tested)
 	}
 }
 
@@ -165,19 +147,38 @@ func TestShapeRel(t *testing.T) {
 	}
 }
 
+// FuzzDecodeCache places the input in the code of a fixture, so that
+// addresses, imports and tables are real, and checks the cache against
+// the decoder at every offset.
 func FuzzDecodeCache(f *testing.F) {
 	f.Add([]byte{0xe8, 1, 2, 3, 4, 0x48, 0x8d, 0x05, 1, 2, 3, 4, 0xc3})
 	f.Add([]byte{0x62, 0xf1, 0x7c, 0x48, 0x28, 0x05, 1, 2, 3, 4})
 	f.Add([]byte{0xc4, 0xe3, 0x79, 0x0f, 0x05, 1, 2, 3, 4, 8})
+	f.Add([]byte{0xff, 0x15, 0, 0x10, 0, 0, 0x48, 0x8b, 0x05, 0, 0, 0, 0})
+	var as []*analyzer
+	for _, p := range []string{"../../testdata/fixtures/bin/pe64-O2/emberkit-v1.exe", "../../testdata/fixtures/bin/pe32-O2/emberkit-v1.exe"} {
+		bf, err := binfmt.LoadFile(p, binfmt.Limits{})
+		if err != nil {
+			f.Fatal(err)
+		}
+		a, err := newAnalyzer(bf, Options{DataRefs: true})
+		if err != nil {
+			f.Fatal(err)
+		}
+		as = append(as, a)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 4096 {
 			return
 		}
-		for _, m := range []int{32, 64} {
-			c := newDecodeCache(m, 0)
-			// Twice over, so that the second pass meets what the first stored.
-			checkCached(t, c, b, func(int) int { return 1 })
-			checkCached(t, c, b, func(int) int { return 1 })
+		for _, a := range as {
+			c := newDecodeCache(a.mode, 0)
+			s := &xsec{addr: a.secs[0].addr, data: b}
+			// Twice over, so that the second pass meets what the first
+			// stored at other addresses.
+			checkCached(t, a, c, s, func(int) int { return 1 })
+			s.addr += 0x1234
+			checkCached(t, a, c, s, func(int) int { return 1 })
 		}
 	})
 }
