@@ -79,7 +79,12 @@ const maxCacheSlots = 1 << 16
 // decodeCache is an open-addressing table, as Go's map hashing was a
 // third of the cost of a hit. It belongs to one walker.
 type decodeCache struct {
-	mode         int
+	mode int
+	// near is a small direct-mapped table in front of slots: a few
+	// thousand instructions make up most of any binary's code, and
+	// near keeps them in the processor's cache, where slots, spread over
+	// megabytes, cost a memory access per lookup.
+	near         [nearSlots]cacheSlot
 	slots        []cacheSlot
 	shift        uint // 64 - log2(len(slots))
 	used         int
@@ -87,6 +92,11 @@ type decodeCache struct {
 	insts        []x86asm.Inst
 	hits, misses int
 }
+
+const (
+	nearBits  = 11
+	nearSlots = 1 << nearBits
+)
 
 // newDecodeCache sizes the table for codeBytes of code: a binary has at
 // most one distinct instruction per few bytes.
@@ -109,20 +119,23 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		}
 		return a.fromInst(&inst, token(&inst), va, pool)
 	}
-	var kb [16]byte
-	copy(kb[:], code[:n])
 	var rel int64
 	if relLen > 0 {
 		rel = relValue(code[relOff : relOff+relLen])
-		clear(kb[relOff : relOff+relLen])
 	}
-	kb[maxInsnLen] = byte(n)
-	k0, k1 := binary.LittleEndian.Uint64(kb[:8]), binary.LittleEndian.Uint64(kb[8:])
+	k0, k1 := cacheKeyOf(code, n, relOff, relLen)
+	h := (k0 ^ bits.RotateLeft64(k1, 31)) * 0x9e3779b97f4a7c15
+	near := &c.near[h>>(64-nearBits)]
+	if near.k0 == k0 && near.k1 == k1 && near.n != 0 {
+		c.hits++
+		return c.fromSlot(a, near, rel, va, pool)
+	}
 	mask := uint64(len(c.slots) - 1)
-	i := ((k0 ^ bits.RotateLeft64(k1, 31)) * 0x9e3779b97f4a7c15) >> c.shift
+	i := h >> c.shift
 	for ; c.slots[i].n != 0; i = (i + 1) & mask {
 		if sl := &c.slots[i]; sl.k0 == k0 && sl.k1 == k1 {
 			c.hits++
+			*near = *sl
 			return c.fromSlot(a, sl, rel, va, pool)
 		}
 	}
@@ -144,8 +157,9 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	}
 	if c.used >= len(c.slots)/2 {
 		clear(c.slots)
+		clear(c.near[:])
 		c.used, c.recs, c.insts = 0, c.recs[:0], c.insts[:0]
-		i = ((k0 ^ bits.RotateLeft64(k1, 31)) * 0x9e3779b97f4a7c15) >> c.shift
+		i = h >> c.shift
 		for c.slots[i].n != 0 {
 			i = (i + 1) & mask
 		}
@@ -155,6 +169,7 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		}
 	}
 	c.slots[i] = sl
+	*near = sl
 	c.used++
 	return r
 }
@@ -264,6 +279,40 @@ func (c *decodeCache) fromSlot(a *analyzer, sl *cacheSlot, rel int64, va uint64,
 		return a.fromInst(&inst, sl.tok, va, pool)
 	}
 	return r
+}
+
+// cacheKeyOf returns the key of the n-byte instruction at the start of
+// code whose PC-relative field is relLen bytes at relOff. Where 16 bytes
+// can be read, the key is made in registers: bytes copied through memory
+// and read back as words stall the processor.
+func cacheKeyOf(code []byte, n, relOff, relLen int) (k0, k1 uint64) {
+	if len(code) < 16 {
+		var kb [16]byte
+		copy(kb[:], code[:n])
+		code = kb[:]
+	}
+	k0, k1 = binary.LittleEndian.Uint64(code), binary.LittleEndian.Uint64(code[8:16])
+	// Keep the instruction's n bytes.
+	if n >= 8 {
+		k1 &= 1<<(8*(n-8)) - 1
+	} else {
+		k0 &= 1<<(8*n) - 1
+		k1 = 0
+	}
+	// Zero the PC-relative field (at most 4 bytes, so it spans at most
+	// the two words' boundary).
+	if relLen > 0 {
+		f := uint64(1)<<(8*relLen) - 1
+		if relOff >= 8 {
+			k1 &^= f << (8 * (relOff - 8))
+		} else {
+			k0 &^= f << (8 * relOff)
+			if relOff+relLen > 8 {
+				k1 &^= f >> (8 * (8 - relOff))
+			}
+		}
+	}
+	return k0, k1 | uint64(n)<<56
 }
 
 func relValue(b []byte) int64 {

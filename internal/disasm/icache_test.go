@@ -1,6 +1,7 @@
 package disasm
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -181,4 +182,33 @@ func FuzzDecodeCache(f *testing.F) {
 			checkCached(t, a, c, s, func(int) int { return 1 })
 		}
 	})
+}
+
+// TestCacheKeyOf checks the word-wise key against the bytes it stands for.
+func TestCacheKeyOf(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		n := 1 + r.IntN(maxInsnLen)
+		relLen, relOff := 0, 0
+		if r.IntN(2) == 0 {
+			relLen = []int{1, 2, 4}[r.IntN(3)]
+			if relLen > n {
+				relLen = 0
+			} else {
+				relOff = r.IntN(n - relLen + 1)
+			}
+		}
+		code := make([]byte, n+r.IntN(20))
+		for i := range code {
+			code[i] = byte(r.Uint32())
+		}
+		var kb [16]byte
+		copy(kb[:], code[:n])
+		clear(kb[relOff : relOff+relLen])
+		kb[maxInsnLen] = byte(n)
+		w0, w1 := binary.LittleEndian.Uint64(kb[:8]), binary.LittleEndian.Uint64(kb[8:])
+		if k0, k1 := cacheKeyOf(code, n, relOff, relLen); k0 != w0 || k1 != w1 {
+			t.Fatalf("% x n=%d rel %d@%d: key %x %x, want %x %x", code, n, relLen, relOff, k0, k1, w0, w1)
+		}
+	}
 }

@@ -73,13 +73,33 @@ func MinHash(shingles []uint64) Signature {
 	for i := range sig {
 		sig[i] = ^uint32(0)
 	}
-	for _, x := range shingles {
-		x = Mix(x)
-		for i := 0; i < K; i++ {
-			v := uint32((x*mulA[i] + addB[i]) >> 32)
-			if v < sig[i] {
-				sig[i] = v
+	// Hash functions in the outer loop: each minimum then stays in a
+	// register across the shingles, where the other order loads and
+	// stores all K of them for every shingle. Shingles are mixed once,
+	// in blocks that stay in the processor's nearest cache.
+	var mixed [256]uint64
+	for len(shingles) > 0 {
+		m := mixed[:min(len(shingles), len(mixed))]
+		for j := range m {
+			m[j] = Mix(shingles[j])
+		}
+		shingles = shingles[len(m):]
+		for i := range sig {
+			// Four running minima break the dependency from one
+			// shingle's minimum to the next.
+			a, b := mulA[i], addB[i]
+			v0, v1, v2, v3 := sig[i], sig[i], sig[i], sig[i]
+			j := 0
+			for ; j+3 < len(m); j += 4 {
+				v0 = min(v0, uint32((m[j]*a+b)>>32))
+				v1 = min(v1, uint32((m[j+1]*a+b)>>32))
+				v2 = min(v2, uint32((m[j+2]*a+b)>>32))
+				v3 = min(v3, uint32((m[j+3]*a+b)>>32))
 			}
+			for ; j < len(m); j++ {
+				v0 = min(v0, uint32((m[j]*a+b)>>32))
+			}
+			sig[i] = min(v0, v1, v2, v3)
 		}
 	}
 	return sig

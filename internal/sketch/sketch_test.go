@@ -93,3 +93,24 @@ func TestTruncateUnion(t *testing.T) {
 		t.Error("Truncate(32) changed values")
 	}
 }
+
+// TestMinHashReference holds MinHash to its definition, so that a faster
+// loop never changes a stored signature.
+func TestMinHashReference(t *testing.T) {
+	for _, n := range []int{0, 1, 3, 4, 5, 255, 256, 257, 1000} {
+		s := set(uint64(n)*7, uint64(n)*8)
+		var want Signature
+		for i := range want {
+			want[i] = ^uint32(0)
+		}
+		for _, x := range s {
+			x = Mix(x)
+			for i := range want {
+				want[i] = min(want[i], uint32((x*mulA[i]+addB[i])>>32))
+			}
+		}
+		if got := MinHash(s); got != want {
+			t.Fatalf("%d shingles: signature differs from the definition", n)
+		}
+	}
+}
