@@ -358,10 +358,42 @@ func Export(ctx context.Context, st model.Store, w io.Writer) (Stats, error) {
 	return n, zw.Close()
 }
 
+// Bounds on what one exchange file can make the reader hold: the JSON of
+// the header, of a sample object or of one function, and the functions of
+// one sample (the analysis's own bound, disasm's MaxFuncs). A file is
+// hostile input like any other; a record is read element by element so
+// that one long line cannot take the memory of a whole file.
+const (
+	maxElement   = 1 << 20
+	maxFunctions = 2_000_000
+)
+
+var errElement = fmt.Errorf("a JSON element longer than %d bytes", maxElement)
+
+// budget lets the JSON decoder read at most n more bytes; the reader
+// grants a new budget before each element.
+type budget struct {
+	r io.Reader
+	n int64
+}
+
+func (b *budget) Read(p []byte) (int, error) {
+	if b.n <= 0 {
+		return 0, errElement
+	}
+	if int64(len(p)) > b.n {
+		p = p[:b.n]
+	}
+	n, err := b.r.Read(p)
+	b.n -= int64(n)
+	return n, err
+}
+
 // Reader reads an exchange file one sample at a time.
 type Reader struct {
 	Header Header
 	zr     *gzip.Reader
+	lim    *budget
 	dec    *json.Decoder
 	read   int
 }
@@ -373,7 +405,8 @@ func NewReader(r io.Reader) (*Reader, error) {
 		return nil, fmt.Errorf("not a kinship exchange file (gzip: %w)", err)
 	}
 	zr.Multistream(false)
-	dec := json.NewDecoder(zr)
+	lim := &budget{r: zr, n: maxElement}
+	dec := json.NewDecoder(lim)
 	dec.DisallowUnknownFields()
 	var h Header
 	if err := dec.Decode(&h); err != nil {
@@ -388,13 +421,14 @@ func NewReader(r io.Reader) (*Reader, error) {
 	if h.Samples < 0 {
 		return nil, fmt.Errorf("header: %d samples", h.Samples)
 	}
-	return &Reader{Header: h, zr: zr, dec: dec}, nil
+	return &Reader{Header: h, zr: zr, lim: lim, dec: dec}, nil
 }
 
 // Next returns the next sample and its functions, or io.EOF after the
 // last one, once the file has been checked to end there.
 func (r *Reader) Next() (model.SampleFunctions, error) {
 	if r.read == r.Header.Samples {
+		r.lim.n = maxElement
 		if r.dec.More() {
 			return model.SampleFunctions{}, fmt.Errorf("more than the %d samples the header announces", r.Header.Samples)
 		}
@@ -404,12 +438,12 @@ func (r *Reader) Next() (model.SampleFunctions, error) {
 		}
 		return model.SampleFunctions{}, io.EOF
 	}
-	var rec record
-	if err := r.dec.Decode(&rec); err != nil {
+	rec, err := r.record()
+	if err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return model.SampleFunctions{}, fmt.Errorf("sample line %d of %d: %w", r.read+1, r.Header.Samples, err)
+		return model.SampleFunctions{}, fmt.Errorf("sample line %d of %d, at byte %d of the decompressed stream: %w", r.read+1, r.Header.Samples, r.dec.InputOffset(), err)
 	}
 	r.read++
 	s, err := rec.Sample.model()
@@ -426,6 +460,86 @@ func (r *Reader) Next() (model.SampleFunctions, error) {
 		}
 	}
 	return model.SampleFunctions{Sample: s, Functions: fns}, nil
+}
+
+// record reads one sample line {"sample": ..., "functions": [...]}, each
+// element under its own budget.
+func (r *Reader) record() (record, error) {
+	var rec record
+	if err := r.delim('{'); err != nil {
+		return rec, err
+	}
+	var haveSample, haveFunctions bool
+	for r.dec.More() {
+		r.lim.n = maxElement
+		t, err := r.dec.Token()
+		if err != nil {
+			return rec, err
+		}
+		switch t {
+		case "sample":
+			if haveSample {
+				return rec, errors.New("two \"sample\" fields")
+			}
+			haveSample = true
+			r.lim.n = maxElement
+			if err := r.dec.Decode(&rec.Sample); err != nil {
+				return rec, fmt.Errorf("sample: %w", err)
+			}
+		case "functions":
+			if haveFunctions {
+				return rec, errors.New("two \"functions\" fields")
+			}
+			haveFunctions = true
+			r.lim.n = maxElement
+			t, err := r.dec.Token()
+			if err != nil {
+				return rec, fmt.Errorf("functions: %w", err)
+			}
+			if t == nil {
+				continue // null: no functions
+			}
+			if t != json.Delim('[') {
+				return rec, fmt.Errorf("functions: %v where '[' was expected", t)
+			}
+			for r.dec.More() {
+				if len(rec.Functions) >= maxFunctions {
+					return rec, fmt.Errorf("more than %d functions", maxFunctions)
+				}
+				var f function
+				r.lim.n = maxElement
+				if err := r.dec.Decode(&f); err != nil {
+					return rec, fmt.Errorf("function %d: %w", len(rec.Functions)+1, err)
+				}
+				rec.Functions = append(rec.Functions, f)
+			}
+			if err := r.delim(']'); err != nil {
+				return rec, fmt.Errorf("functions: %w", err)
+			}
+		default:
+			return rec, fmt.Errorf("unknown field %q", t)
+		}
+	}
+	if err := r.delim('}'); err != nil {
+		return rec, err
+	}
+	if !haveSample {
+		return rec, errors.New("no \"sample\" field")
+	}
+	return rec, nil
+}
+
+// delim reads the next token, which must be d.
+func (r *Reader) delim(d json.Delim) error {
+	r.lim.n = maxElement
+	t, err := r.dec.Token()
+	if err != nil {
+		return err
+	}
+	if t != d {
+		return fmt.Errorf("%v where '%v' was expected", t, d)
+	}
+	return nil
 }
 
 // Import stores every sample of the file read from r in st. Samples the

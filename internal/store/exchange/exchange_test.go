@@ -231,6 +231,13 @@ func TestRejects(t *testing.T) {
 		"format 1 short": gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":2,"stats":{"functions":1,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[{"addr":"0","size":0,"blocks":0,"instrs":0,"exact":"0","minhash":"` + strings.Repeat("A", 172) + `"}]}` + "\n"),
 		"count mismatch": gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":1,"stats":{"functions":2,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[]}` + "\n"),
 		"truncated":      export(t, st)[:200],
+		// Hostile sizes: the reader holds one element at a time, each of
+		// at most 1 MiB, whatever the length of the line.
+		"long element":    gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{"family":"` + strings.Repeat("x", 2<<20) + `"},"sig_version":1,"stats":{"functions":0,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[]}` + "\n"),
+		"long function":   gz(one + `{"sample":{"sha256":"ab","size":0,"hashes":{},"labels":{},"sig_version":1,"stats":{"functions":1,"instructions":0,"code_bytes":0,"covered_bytes":0}},"functions":[{"addr":"0","name":"` + strings.Repeat("f", 2<<20) + `"}]}` + "\n"),
+		"top-level field": gz(header + strings.Replace(first, `{"sample":`, `{"colour":1,"sample":`, 1)),
+		"two samples":     gz(header + strings.Replace(first, `{"sample":`, `{"sample":{},"sample":`, 1)),
+		"no sample":       gz(one + `{"functions":[]}` + "\n"),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -238,6 +245,9 @@ func TestRejects(t *testing.T) {
 			_, err := exchange.Import(context.Background(), dst, bytes.NewReader(b))
 			if err == nil {
 				t.Fatal("Import succeeded")
+			}
+			if strings.HasPrefix(name, "long") && !strings.Contains(err.Error(), "longer than 1048576 bytes") {
+				t.Errorf("error does not name the bound: %v", err)
 			}
 			t.Log(err)
 		})
