@@ -13,8 +13,9 @@ import (
 // byte-for-byte repeats of others (mov rcx, rbx; add rsp, 0x28), and most
 // of the rest differ only in a PC-relative field (call rel32, lea rax,
 // [rip+x]). The cache keys an instruction by its bytes with that field
-// zeroed; a hit copies the stored decoding and puts the instruction's own
-// field back. On real binaries 92-96% of instructions hit.
+// zeroed; a hit makes the record from what the first instance left and the
+// instruction's own field. Over the 44 PE references of the development
+// corpus 89% of 44 million decodes hit.
 //
 // Correctness rests on two facts, checked by TestDecodeCacheAgrees and
 // FuzzDecodeCache against the uncached decoder:
