@@ -154,8 +154,24 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// parseExit is the exit status of a command whose flags did not parse:
+// success for -h (the flag set has printed the usage), else a usage error
+// (the flag set has reported it).
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	}
+	return ExitUsage
+}
+
 func dbFlag(fs *flag.FlagSet) *string {
 	return fs.String("db", "", "store path (default $KINSHIP_DB or the user data directory)")
+}
+
+// storeFlag adds --db to the commands that administer a store of either
+// backend (migrate, export, import), whose help says so.
+func storeFlag(fs *flag.FlagSet) *string {
+	return fs.String("db", "", "store: SQLite file or postgres:// URL (default $KINSHIP_DB or the user data directory)")
 }
 
 // resolveDB turns the --db flag into a store path: the flag, else
@@ -201,7 +217,28 @@ func usageErr(e *env, fs *flag.FlagSet, msg string) int {
 	return ExitUsage
 }
 
-func isHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+// batchExit is the exit status of a command that handles each of total
+// inputs on its own: failure when every one failed, partial when some did.
+func batchExit(failed, total int) int {
+	switch {
+	case failed == total:
+		return ExitFailure
+	case failed > 0:
+		return ExitPartial
+	}
+	return ExitOK
+}
+
+// writeFile creates path and fills it with write; the error is the
+// creation's or the close's.
+func writeFile(path string, write func(w io.Writer)) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	write(f)
+	return f.Close()
+}
 
 func sortedKeys(m map[string]int) []string {
 	out := make([]string, 0, len(m))

@@ -52,10 +52,7 @@ func runAssess(e *env, args []string) int {
 	asJSON := fs.Bool("json", false, "JSON output")
 	pos, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(pos) == 0 {
 		return usageErr(e, fs, "no subject named (a family, campaign, actor or sample: name, alias or key)")

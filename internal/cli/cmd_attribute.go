@@ -20,10 +20,7 @@ func runAttribute(e *env, args []string) int {
 	asTSV := fs.Bool("tsv", false, "TSV output: path<TAB>family<TAB>actor<TAB>score")
 	paths, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(paths) == 0 {
 		return usageErr(e, fs, "no files to attribute")
@@ -70,13 +67,7 @@ func runAttribute(e *env, args []string) int {
 	if *asJSON {
 		report.JSON(e.stdout, all)
 	}
-	switch {
-	case failed == len(paths):
-		return ExitFailure
-	case failed > 0:
-		return ExitPartial
-	}
-	return ExitOK
+	return batchExit(failed, len(paths))
 }
 
 func attributeOne(ix *attribute.Index, path string) (v model.Verdict) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"os"
 	"strings"
 
@@ -32,10 +33,7 @@ func runBench(e *env, args []string) int {
 	jsonOut := fs.String("json", "", "also write the results as JSON to this file")
 	pos, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(pos) > 1 {
 		return usageErr(e, fs, "bench takes at most one manifest")
@@ -68,12 +66,7 @@ func runBench(e *env, args []string) int {
 	if rep != nil {
 		rep.Markdown(e.stdout)
 		if *jsonOut != "" {
-			f, ferr := os.Create(*jsonOut)
-			if ferr != nil {
-				return fail(e, ferr)
-			}
-			report.JSON(f, rep)
-			if ferr := f.Close(); ferr != nil {
+			if ferr := writeFile(*jsonOut, func(w io.Writer) { report.JSON(w, rep) }); ferr != nil {
 				return fail(e, ferr)
 			}
 		}

@@ -23,10 +23,7 @@ func runCheck(e *env, args []string) int {
 	db := dbFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(pos) > 0 {
 		return usageErr(e, fs, "check takes no arguments")

@@ -21,10 +21,7 @@ func runCompare(e *env, args []string) int {
 	sig := fs.Int("sig", model.SigVersion, fmt.Sprintf("signature version to compare with (%v)", disasm.SigVersions))
 	paths, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(paths) != 2 {
 		return usageErr(e, fs, "compare takes exactly two files")

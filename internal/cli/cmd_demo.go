@@ -28,10 +28,7 @@ func runDemo(e *env, args []string) int {
 	keep := fset.String("dir", "", "extract the fixtures and keep the store in this folder (default: a temporary folder, removed afterwards)")
 	all := fset.Bool("all", false, "print the full report of every held-back sample")
 	if _, err := parse(fset, args); err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	dir := *keep
 	if dir == "" {

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"os"
+	"io"
 
 	"github.com/kinship-dev/kinship/internal/eval"
 	"github.com/kinship-dev/kinship/internal/report"
@@ -18,10 +18,7 @@ func runEval(e *env, args []string) int {
 	workers := fs.Int("workers", 0, "files analysed at once")
 	args2, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(args2) != 1 {
 		return usageErr(e, fs, "eval takes one manifest")
@@ -34,22 +31,12 @@ func runEval(e *env, args []string) int {
 		return fail(e, err)
 	}
 	if *jsonOut != "" {
-		f, err := os.Create(*jsonOut)
-		if err != nil {
-			return fail(e, err)
-		}
-		report.JSON(f, rep)
-		if err := f.Close(); err != nil {
+		if err := writeFile(*jsonOut, func(w io.Writer) { report.JSON(w, rep) }); err != nil {
 			return fail(e, err)
 		}
 	}
 	if *preds != "" {
-		f, err := os.Create(*preds)
-		if err != nil {
-			return fail(e, err)
-		}
-		rep.TSV(f)
-		if err := f.Close(); err != nil {
+		if err := writeFile(*preds, func(w io.Writer) { rep.TSV(w) }); err != nil {
 			return fail(e, err)
 		}
 	}

@@ -14,13 +14,10 @@ import (
 // either backend.
 func runExport(e *env, args []string) int {
 	fs := newFlags(e, "export")
-	db := fs.String("db", "", "store: SQLite file or postgres:// URL (default $KINSHIP_DB or the user data directory)")
+	db := storeFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(pos) != 1 {
 		return usageErr(e, fs, "give one output FILE (- for standard output)")
@@ -72,13 +69,10 @@ func runExport(e *env, args []string) int {
 // interrupted import, completes it.
 func runImport(e *env, args []string) int {
 	fs := newFlags(e, "import")
-	db := fs.String("db", "", "store: SQLite file or postgres:// URL (default $KINSHIP_DB or the user data directory)")
+	db := storeFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(pos) != 1 {
 		return usageErr(e, fs, "give one input FILE (- for standard input)")

@@ -38,10 +38,7 @@ func runInfo(e *env, args []string) int {
 	asJSON := fs.Bool("json", false, "JSON output")
 	paths, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(paths) == 0 {
 		return usageErr(e, fs, "no files given")
@@ -61,13 +58,7 @@ func runInfo(e *env, args []string) int {
 		}
 		printInfo(e, in)
 	}
-	switch {
-	case failed == len(paths):
-		return ExitFailure
-	case failed > 0:
-		return ExitPartial
-	}
-	return ExitOK
+	return batchExit(failed, len(paths))
 }
 
 func describe(path string, res *analyze.Result) infoJSON {

@@ -29,10 +29,7 @@ func runIngest(e *env, args []string) int {
 	lim.AddFlags(fs)
 	paths, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	var items []ingest.Item
 	if *labels != "" {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -23,9 +24,9 @@ func knowledgeSubcommands() []subcommand {
 		{"import-misp", "FILE...", "import MISP galaxy cluster files (threat-actor, malpedia, ransomware, ...)", runImportMISP},
 		{"import-stix", "FILE...", "import STIX 2.1 bundles", runImportSTIX},
 		{"export-stix", "[--subject NAME] [-o FILE]", "export the knowledge base, or what concerns one subject, as a STIX 2.1 bundle", runExportSTIX},
-		{"claims", "[--json] [SUBJECT]", "list every version of the claims about a subject (all claims without one)", runClaims},
-		{"actors", "[--json] [NAME]", "list actors with their aliases, or every actor a name or alias means", runActors},
-		{"analyses", "[--json] [SUBJECT]", "list every version of the engine's recorded analyses (assess --record), for one subject or all", runAnalyses},
+		{"claims", "[--json] [SUBJECT]", "list every version of the claims about a subject (all claims without one)", reader(listClaims)},
+		{"actors", "[--json] [NAME]", "list actors with their aliases, or every actor a name or alias means", reader(listActors)},
+		{"analyses", "[--json] [SUBJECT]", "list every version of the engine's recorded analyses (assess --record), for one subject or all", reader(listAnalyses)},
 	}
 }
 
@@ -72,85 +73,95 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func runImportMISP(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
+	return importFiles(e, fs, kbPath, args, "no galaxy files named",
+		func(ctx context.Context, kb *knowledge.KB, r io.Reader) (misp.Result, error) {
+			return misp.Import(ctx, kb, r, misp.Limits{})
+		},
+		func(w io.Writer, path string, res misp.Result) {
+			fmt.Fprintf(w, "%s: %d clusters of galaxy %s (version %d): %s\n", path, res.Clusters, res.Galaxy, res.Version, res.Stats)
+		})
+}
+
+func runImportSTIX(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
+	return importFiles(e, fs, kbPath, args, "no bundles named",
+		func(ctx context.Context, kb *knowledge.KB, r io.Reader) (stix.Result, error) {
+			return stix.Import(ctx, kb, r, stix.Limits{})
+		},
+		func(w io.Writer, path string, res stix.Result) {
+			fmt.Fprintf(w, "%s: %d objects (%d kept as raw STIX): %s\n", path, res.Objects, res.Raw, res.Stats)
+		})
+}
+
+// importFiles runs an import subcommand: it imports each file named, in
+// order, with imp, and stops at the first that fails. Each file gets a line
+// as it is done or, with --json, the results are written together at the
+// end. noFiles is the usage error when no file is named.
+func importFiles[R any](e *env, fs *flag.FlagSet, kbPath *string, args []string, noFiles string,
+	imp func(ctx context.Context, kb *knowledge.KB, r io.Reader) (R, error),
+	line func(w io.Writer, path string, res R)) int {
 	asJSON := fs.Bool("json", false, "JSON output")
 	files, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(files) == 0 {
-		return usageErr(e, fs, "no galaxy files named")
+		return usageErr(e, fs, noFiles)
 	}
 	kb, err := openKnowledge(e, *kbPath)
 	if err != nil {
 		return fail(e, err)
 	}
 	defer kb.Close()
-	var results []misp.Result
+	var results []R
 	for _, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
 			return fail(e, err)
 		}
-		res, err := misp.Import(e.ctx, kb, f, misp.Limits{})
+		res, err := imp(e.ctx, kb, f)
 		f.Close()
 		if err != nil {
 			return fail(e, fmt.Errorf("%s: %w", p, err))
 		}
 		results = append(results, res)
 		if !*asJSON {
-			fmt.Fprintf(e.stdout, "%s: %d clusters of galaxy %s (version %d): %s\n", p, res.Clusters, res.Galaxy, res.Version, res.Stats)
+			line(e.stdout, p, res)
 		}
 	}
 	if *asJSON {
-		if err := writeJSON(e.stdout, results); err != nil {
-			return fail(e, err)
-		}
+		return printJSON(e, results)
 	}
 	return ExitOK
 }
 
-func runImportSTIX(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
-	asJSON := fs.Bool("json", false, "JSON output")
-	files, err := parse(fs, args)
-	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+// printJSON writes a list as the --json output of a knowledge subcommand:
+// an empty one as [], never null.
+func printJSON[T any](e *env, list []T) int {
+	if list == nil {
+		list = []T{}
 	}
-	if len(files) == 0 {
-		return usageErr(e, fs, "no bundles named")
-	}
-	kb, err := openKnowledge(e, *kbPath)
-	if err != nil {
+	if err := writeJSON(e.stdout, list); err != nil {
 		return fail(e, err)
 	}
-	defer kb.Close()
-	var results []stix.Result
-	for _, p := range files {
-		f, err := os.Open(p)
-		if err != nil {
-			return fail(e, err)
-		}
-		res, err := stix.Import(e.ctx, kb, f, stix.Limits{})
-		f.Close()
-		if err != nil {
-			return fail(e, fmt.Errorf("%s: %w", p, err))
-		}
-		results = append(results, res)
-		if !*asJSON {
-			fmt.Fprintf(e.stdout, "%s: %d objects (%d kept as raw STIX): %s\n", p, res.Objects, res.Raw, res.Stats)
-		}
-	}
-	if *asJSON {
-		if err := writeJSON(e.stdout, results); err != nil {
-			return fail(e, err)
-		}
-	}
 	return ExitOK
+}
+
+// reader makes a subcommand that only reads the knowledge base: it takes
+// --json and the words of an optional subject, and list gets the base open.
+func reader(list func(e *env, kb *knowledge.KB, pos []string, asJSON bool) int) func(*env, *flag.FlagSet, *string, []string) int {
+	return func(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
+		asJSON := fs.Bool("json", false, "JSON output")
+		pos, err := parse(fs, args)
+		if err != nil {
+			return parseExit(err)
+		}
+		kb, err := openKnowledge(e, *kbPath)
+		if err != nil {
+			return fail(e, err)
+		}
+		defer kb.Close()
+		return list(e, kb, pos, *asJSON)
+	}
 }
 
 func runExportSTIX(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
@@ -158,10 +169,7 @@ func runExportSTIX(e *env, fs *flag.FlagSet, kbPath *string, args []string) int 
 	out := fs.String("o", "", "write the bundle to this file instead of standard output")
 	rest, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(rest) > 0 {
 		return usageErr(e, fs, "unexpected arguments: "+strings.Join(rest, " "))
@@ -191,20 +199,9 @@ func runExportSTIX(e *env, fs *flag.FlagSet, kbPath *string, args []string) int 
 	return ExitOK
 }
 
-func runClaims(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
-	asJSON := fs.Bool("json", false, "JSON output")
-	pos, err := parse(fs, args)
-	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	kb, err := openKnowledge(e, *kbPath)
-	if err != nil {
-		return fail(e, err)
-	}
-	defer kb.Close()
+// listClaims prints every version of the claims about the subject pos
+// names, or of all claims.
+func listClaims(e *env, kb *knowledge.KB, pos []string, asJSON bool) int {
 	var keys []string
 	if len(pos) > 0 {
 		m, err := kb.Resolve(e.ctx, strings.Join(pos, " "))
@@ -217,14 +214,8 @@ func runClaims(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 	if err != nil {
 		return fail(e, err)
 	}
-	if *asJSON {
-		if cs == nil {
-			cs = []knowledge.Claim{}
-		}
-		if err := writeJSON(e.stdout, cs); err != nil {
-			return fail(e, err)
-		}
-		return ExitOK
+	if asJSON {
+		return printJSON(e, cs)
 	}
 	srcs, err := kb.Sources(e.ctx)
 	if err != nil {
@@ -267,20 +258,9 @@ func runClaims(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 	return ExitOK
 }
 
-func runActors(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
-	asJSON := fs.Bool("json", false, "JSON output")
-	pos, err := parse(fs, args)
-	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	kb, err := openKnowledge(e, *kbPath)
-	if err != nil {
-		return fail(e, err)
-	}
-	defer kb.Close()
+// listActors prints every actor the name pos gives may mean, or all actors
+// with their aliases.
+func listActors(e *env, kb *knowledge.KB, pos []string, asJSON bool) int {
 	if len(pos) > 0 {
 		ms, err := kb.Find(e.ctx, strings.Join(pos, " "), knowledge.KindActor)
 		if err != nil {
@@ -289,11 +269,8 @@ func runActors(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 		if len(ms) == 0 {
 			return fail(e, fmt.Errorf("no actor is called %q", strings.Join(pos, " ")))
 		}
-		if *asJSON {
-			if err := writeJSON(e.stdout, ms); err != nil {
-				return fail(e, err)
-			}
-			return ExitOK
+		if asJSON {
+			return printJSON(e, ms)
 		}
 		for _, m := range ms {
 			how := "its name"
@@ -311,14 +288,8 @@ func runActors(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 	if err != nil {
 		return fail(e, err)
 	}
-	if *asJSON {
-		if as == nil {
-			as = []knowledge.Entity{}
-		}
-		if err := writeJSON(e.stdout, as); err != nil {
-			return fail(e, err)
-		}
-		return ExitOK
+	if asJSON {
+		return printJSON(e, as)
 	}
 	for _, a := range as {
 		fmt.Fprintf(e.stdout, "%s (%s, %s)", a.Name, a.Type, a.Key)
@@ -338,21 +309,13 @@ func runActors(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 	return ExitOK
 }
 
-func runAnalyses(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
-	asJSON := fs.Bool("json", false, "JSON output")
-	pos, err := parse(fs, args)
-	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
-	}
-	kb, err := openKnowledge(e, *kbPath)
-	if err != nil {
-		return fail(e, err)
-	}
-	defer kb.Close()
-	var as []knowledge.Analysis
+// listAnalyses prints every version of the engine's recorded analyses of
+// the subject pos names, or of all subjects.
+func listAnalyses(e *env, kb *knowledge.KB, pos []string, asJSON bool) int {
+	var (
+		as  []knowledge.Analysis
+		err error
+	)
 	if len(pos) > 0 {
 		m, err := kb.Resolve(e.ctx, strings.Join(pos, " "))
 		if err != nil {
@@ -365,14 +328,8 @@ func runAnalyses(e *env, fs *flag.FlagSet, kbPath *string, args []string) int {
 	} else if as, err = kb.Analyses(e.ctx); err != nil {
 		return fail(e, err)
 	}
-	if *asJSON {
-		if as == nil {
-			as = []knowledge.Analysis{}
-		}
-		if err := writeJSON(e.stdout, as); err != nil {
-			return fail(e, err)
-		}
-		return ExitOK
+	if asJSON {
+		return printJSON(e, as)
 	}
 	latest := map[string]int{}
 	for _, an := range as {

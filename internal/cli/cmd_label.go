@@ -16,10 +16,7 @@ func runLabel(e *env, args []string) int {
 	common := fs.String("common", "", "true or false: mark as common code")
 	shas, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(shas) == 0 {
 		return usageErr(e, fs, "no samples named")

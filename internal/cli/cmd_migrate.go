@@ -20,13 +20,10 @@ import (
 // to see it happen (or fail) before workers start.
 func runMigrate(e *env, args []string) int {
 	fs := newFlags(e, "migrate")
-	db := fs.String("db", "", "store: SQLite file or postgres:// URL (default $KINSHIP_DB or the user data directory)")
+	db := storeFlag(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
-		if isHelp(err) {
-			return ExitOK
-		}
-		return ExitUsage
+		return parseExit(err)
 	}
 	if len(pos) > 0 {
 		return usageErr(e, fs, "migrate takes no arguments")
