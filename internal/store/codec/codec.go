@@ -7,13 +7,15 @@
 //     (256 bytes) for version 1, 64 x uint16 (128 bytes) for versions 2
 //     and 3;
 //   - consts: a sequence of unsigned varints;
-//   - imports: the names joined with U+001F.
+//   - imports: the names joined with U+001F;
+//   - anomalies: a JSON array of strings.
 //
 // An empty list is stored by each backend as NULL.
 package codec
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -114,12 +116,22 @@ func Consts(b []byte) ([]uint64, error) {
 // rather than stored ambiguously.
 const ImportSep = "\x1f"
 
+// CheckImports rejects names AppendImports cannot encode.
+func CheckImports(names []string) error {
+	for _, n := range names {
+		if strings.Contains(n, ImportSep) {
+			return fmt.Errorf("import name %q contains U+001F", n)
+		}
+	}
+	return nil
+}
+
 // AppendImports appends names joined with ImportSep.
 func AppendImports(buf []byte, names []string) ([]byte, error) {
+	if err := CheckImports(names); err != nil {
+		return nil, err
+	}
 	for i, n := range names {
-		if strings.Contains(n, ImportSep) {
-			return nil, fmt.Errorf("import name %q contains U+001F", n)
-		}
 		if i > 0 {
 			buf = append(buf, ImportSep...)
 		}
@@ -139,4 +151,23 @@ func Imports(s string) []string {
 		out = append(out, s[:i])
 		s = s[i+1:]
 	}
+}
+
+// AppendAnomalies appends the JSON encoding of a sample's anomalies, text
+// that both SQLite and PostgreSQL store as it is.
+func AppendAnomalies(buf []byte, anomalies []string) ([]byte, error) {
+	b, err := json.Marshal(anomalies)
+	if err != nil {
+		return nil, err
+	}
+	return append(buf, b...), nil
+}
+
+// Anomalies decodes an anomalies value.
+func Anomalies(b []byte) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("anomalies: %w", err)
+	}
+	return out, nil
 }

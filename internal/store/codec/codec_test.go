@@ -3,6 +3,7 @@ package codec
 import (
 	"bytes"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/kinship-dev/kinship/internal/model"
@@ -72,5 +73,22 @@ func TestImports(t *testing.T) {
 	}
 	if _, err := AppendImports(nil, []string{"a\x1fb"}); err == nil {
 		t.Error("a name holding the separator was encoded")
+	}
+	if err := CheckImports([]string{"a", "b\x1f"}); err == nil || err.Error() != `import name "b\x1f" contains U+001F` {
+		t.Errorf("CheckImports: %v", err)
+	}
+}
+
+func TestAnomalies(t *testing.T) {
+	b, err := AppendAnomalies(nil, []string{"a", "é\x00"})
+	if err != nil || string(b) != `["a","é\u0000"]` {
+		t.Fatalf("%s, %v", b, err)
+	}
+	got, err := Anomalies(b)
+	if err != nil || !slices.Equal(got, []string{"a", "é\x00"}) {
+		t.Errorf("round trip: %q, %v", got, err)
+	}
+	if _, err := Anomalies([]byte("[")); err == nil || !strings.HasPrefix(err.Error(), "anomalies: ") {
+		t.Errorf("malformed: %v", err)
 	}
 }

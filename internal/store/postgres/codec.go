@@ -10,11 +10,11 @@ import (
 	"unicode/utf8"
 )
 
-// The column encodings (minhash, consts, imports) are internal/store/codec's,
-// shared with the SQLite store, so that a value means the same thing in
-// both and export/import needs no conversion rules. uint64 and uint32
-// values are stored as the bit pattern of the signed type of the same
-// width.
+// The column encodings (minhash, consts, imports, anomalies) are
+// internal/store/codec's, shared with the SQLite store, so that a value
+// means the same thing in both and export/import needs no conversion rules.
+// uint64 and uint32 values are stored as the bit pattern of the signed type
+// of the same width.
 
 // sampleID is the key a sample is stored and distributed under. It is
 // computed from the SHA-256 alone, so writers in any number of processes

@@ -23,12 +23,10 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -38,6 +36,7 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/store/codec"
+	"github.com/kinship-dev/kinship/internal/store/contract"
 )
 
 // Options tune Open. The zero value is a good default.
@@ -210,7 +209,7 @@ func sampleArgs(s *model.Sample) ([]any, error) {
 	var anomalies any
 	if len(s.Anomalies) > 0 {
 		// JSON, as in the SQLite store: the same (valid UTF-8) text in both.
-		b, err := json.Marshal(s.Anomalies)
+		b, err := codec.AppendAnomalies(nil, s.Anomalies)
 		if err != nil {
 			return nil, err
 		}
@@ -247,11 +246,8 @@ func (db *DB) PutSample(ctx context.Context, s model.Sample, fns []model.Functio
 }
 
 func (db *DB) putSample(ctx context.Context, s *model.Sample, fns []model.Function) (bool, error) {
-	if s.SHA256 == "" {
-		return false, errors.New("sample has no SHA-256")
-	}
-	if s.Stats.Functions != len(fns) {
-		return false, fmt.Errorf("Stats.Functions is %d but %d functions were given", s.Stats.Functions, len(fns))
+	if err := contract.CheckSample(s, len(fns)); err != nil {
+		return false, err
 	}
 	if s.SigVersion > 1<<31-1 || s.SigVersion < -1<<31 {
 		return false, fmt.Errorf("signature version %d out of range", s.SigVersion)
@@ -260,17 +256,15 @@ func (db *DB) putSample(ctx context.Context, s *model.Sample, fns []model.Functi
 	if err != nil {
 		return false, err
 	}
-	order, err := addrOrder(fns)
+	order, err := contract.AddrOrder(fns)
 	if err != nil {
 		return false, err
 	}
 	src := &functionSource{id: args[0].(int64), sig: s.SigVersion, fns: fns, order: order}
 	// Reject bad import names before anything is written.
 	for i := range fns {
-		for _, n := range fns[i].Imports {
-			if strings.Contains(n, codec.ImportSep) {
-				return false, fmt.Errorf("function %#x: import name %q contains U+001F", fns[i].Addr, n)
-			}
+		if err := codec.CheckImports(fns[i].Imports); err != nil {
+			return false, fmt.Errorf("function %#x: %w", fns[i].Addr, err)
 		}
 	}
 	// Re-ingesting a known file is common (the same corpus fed twice, or
@@ -433,50 +427,6 @@ func (s *functionSource) Values() ([]any, error) {
 
 func (s *functionSource) Err() error { return s.err }
 
-// addrOrder returns the indexes of fns in increasing address order, or nil
-// when fns is already in order (the usual case). Two functions at one
-// address are an error.
-func addrOrder(fns []model.Function) ([]int32, error) {
-	sorted := true
-	for i := 1; i < len(fns); i++ {
-		if fns[i].Addr <= fns[i-1].Addr {
-			if fns[i].Addr == fns[i-1].Addr {
-				return nil, dupAddr(fns[i].Addr)
-			}
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		return nil, nil
-	}
-	if len(fns) > 1<<31-1 {
-		return nil, errors.New("too many functions")
-	}
-	order := make([]int32, len(fns))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		x, y := fns[a].Addr, fns[b].Addr
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
-	for i := 1; i < len(order); i++ {
-		if fns[order[i]].Addr == fns[order[i-1]].Addr {
-			return nil, dupAddr(fns[order[i]].Addr)
-		}
-	}
-	return order, nil
-}
-
-func dupAddr(a uint64) error { return fmt.Errorf("two functions at address %#x", a) }
-
 // GetSample returns one sample; see model.Store.
 func (db *DB) GetSample(ctx context.Context, sha256 string) (model.Sample, error) {
 	var s model.Sample
@@ -617,24 +567,7 @@ func (db *DB) Functions(ctx context.Context, sha256 string) ([]model.Function, e
 	if err != nil {
 		return nil, fmt.Errorf("store: functions %s: %w", sha256, err)
 	}
-	return unsignedOrder(fns), nil
-}
-
-// unsignedOrder turns the signed order of stored addresses into unsigned
-// order: addresses at or above 1<<63 are stored as negative numbers, so
-// they come first and belong last.
-func unsignedOrder(fns []model.Function) []model.Function {
-	k := 0
-	for k < len(fns) && fns[k].Addr >= 1<<63 {
-		k++
-	}
-	if k == 0 || k == len(fns) {
-		return fns
-	}
-	slices.Reverse(fns[:k])
-	slices.Reverse(fns[k:])
-	slices.Reverse(fns)
-	return fns
+	return contract.UnsignedOrder(fns), nil
 }
 
 func decodeSample(v [][]byte) (model.Sample, error) {
@@ -674,8 +607,8 @@ func decodeSample(v [][]byte) (model.Sample, error) {
 		errs = append(errs, err)
 	}
 	if v[23] != nil {
-		if err := json.Unmarshal(v[23], &s.Anomalies); err != nil {
-			errs = append(errs, fmt.Errorf("anomalies: %w", err))
+		if s.Anomalies, err = codec.Anomalies(v[23]); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if s.IngestedAt, err = wireTime(v[24], "ingested_at"); err != nil {
@@ -784,7 +717,7 @@ func (db *DB) Check(ctx context.Context) error {
 }
 
 func (db *DB) check(ctx context.Context) error {
-	var problems []error
+	var problems contract.Problems
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
 		collect := func(sql string, format func(rows pgx.Rows) (string, error)) error {
 			rows, err := tx.Query(ctx, sql)
@@ -797,9 +730,7 @@ func (db *DB) check(ctx context.Context) error {
 				if err != nil {
 					return err
 				}
-				if msg != "" && len(problems) < 100 {
-					problems = append(problems, errors.New(msg))
-				}
+				problems.Add(msg)
 			}
 			return rows.Err()
 		}
@@ -815,7 +746,7 @@ func (db *DB) check(ctx context.Context) error {
 					return fmt.Sprintf("sample %s is stored under id %d, not %d", sha, id, sampleID(sha)), nil
 				}
 				if want != got {
-					return fmt.Sprintf("sample %s: Stats.Functions is %d but %d functions are stored", sha, want, got), nil
+					return contract.CountMismatch(sha, want, got), nil
 				}
 				return "", nil
 			})
@@ -844,11 +775,11 @@ func (db *DB) check(ctx context.Context) error {
 				if err := rows.Scan(&sha, &n); err != nil {
 					return "", err
 				}
-				return fmt.Sprintf("sample %s: %d functions have a malformed MinHash", sha, n), nil
+				return contract.BadMinHashes(sha, n), nil
 			})
 	})
 	if err != nil {
 		return err
 	}
-	return errors.Join(problems...)
+	return problems.Err()
 }

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -261,41 +260,7 @@ func TestManyWriters(t *testing.T) {
 		items = append(items, more...)
 	}
 	ingest.Run(ctx, lite, items, ingest.Options{Workers: 2}, nil)
-	sameIgnoringTimes(t, lite, db)
-}
-
-func sameIgnoringTimes(t *testing.T, a, b model.Store) {
-	t.Helper()
-	ctx := context.Background()
-	as, err := a.Samples(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bs, err := b.Samples(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(as) != len(bs) {
-		t.Fatalf("SQLite holds %d samples, PostgreSQL %d", len(as), len(bs))
-	}
-	for i := range as {
-		x, y := as[i], bs[i]
-		x.IngestedAt, y.IngestedAt = time.Time{}, time.Time{}
-		if !reflect.DeepEqual(x, y) {
-			t.Fatalf("sample differs:\nsqlite   %+v\npostgres %+v", x, y)
-		}
-		af, err := a.Functions(ctx, x.SHA256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		bf, err := b.Functions(ctx, y.SHA256)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(af, bf) {
-			t.Fatalf("sample %s: functions differ (%d and %d)", x.SHA256, len(af), len(bf))
-		}
-	}
+	storetest.SameContentIgnoringTimes(t, lite, db)
 }
 
 // TestCLIExchange moves a collection between the backends with the

@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -121,8 +120,9 @@ func (r *row) sample(off int) (model.Sample, error) {
 		},
 	}
 	if a, ok := r.nullStr(c(22)); ok {
-		if err := json.Unmarshal([]byte(a), &s.Anomalies); err != nil {
-			return s, fmt.Errorf("sample %s: anomalies: %w", s.SHA256, err)
+		var err error
+		if s.Anomalies, err = codec.Anomalies([]byte(a)); err != nil {
+			return s, fmt.Errorf("sample %s: %w", s.SHA256, err)
 		}
 	}
 	if r.vals[c(23)] != nil {

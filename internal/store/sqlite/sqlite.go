@@ -12,7 +12,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/kinship-dev/kinship/internal/model"
 	"github.com/kinship-dev/kinship/internal/store/codec"
+	"github.com/kinship-dev/kinship/internal/store/contract"
 )
 
 // Options tune Open. The zero value is a good default.
@@ -225,7 +225,7 @@ func placeholders(n int) string {
 func sampleArgs(s *model.Sample) ([]any, error) {
 	var anomalies any
 	if len(s.Anomalies) > 0 {
-		b, err := json.Marshal(s.Anomalies)
+		b, err := codec.AppendAnomalies(nil, s.Anomalies)
 		if err != nil {
 			return nil, err
 		}
@@ -255,17 +255,14 @@ func (db *DB) PutSample(ctx context.Context, s model.Sample, fns []model.Functio
 }
 
 func (db *DB) putSample(ctx context.Context, s *model.Sample, fns []model.Function) (bool, error) {
-	if s.SHA256 == "" {
-		return false, errors.New("sample has no SHA-256")
-	}
-	if s.Stats.Functions != len(fns) {
-		return false, fmt.Errorf("Stats.Functions is %d but %d functions were given", s.Stats.Functions, len(fns))
+	if err := contract.CheckSample(s, len(fns)); err != nil {
+		return false, err
 	}
 	args, err := sampleArgs(s)
 	if err != nil {
 		return false, err
 	}
-	order, err := addrOrder(fns)
+	order, err := contract.AddrOrder(fns)
 	if err != nil {
 		return false, err
 	}
@@ -316,50 +313,6 @@ func isBusy(err error) bool {
 	c := se.Code() & 0xff
 	return c == sqliteBusy || c == sqliteLocked
 }
-
-// addrOrder returns the indexes of fns in increasing address order, or nil
-// when fns is already in order (the usual case). Two functions at one
-// address are an error.
-func addrOrder(fns []model.Function) ([]int32, error) {
-	sorted := true
-	for i := 1; i < len(fns); i++ {
-		if fns[i].Addr <= fns[i-1].Addr {
-			if fns[i].Addr == fns[i-1].Addr {
-				return nil, dupAddr(fns[i].Addr)
-			}
-			sorted = false
-			break
-		}
-	}
-	if sorted {
-		return nil, nil
-	}
-	if len(fns) > 1<<31-1 {
-		return nil, errors.New("too many functions")
-	}
-	order := make([]int32, len(fns))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	slices.SortFunc(order, func(a, b int32) int {
-		x, y := fns[a].Addr, fns[b].Addr
-		switch {
-		case x < y:
-			return -1
-		case x > y:
-			return 1
-		}
-		return 0
-	})
-	for i := 1; i < len(order); i++ {
-		if fns[order[i]].Addr == fns[order[i-1]].Addr {
-			return nil, dupAddr(fns[order[i]].Addr)
-		}
-	}
-	return order, nil
-}
-
-func dupAddr(a uint64) error { return fmt.Errorf("two functions at address %#x", a) }
 
 func (db *DB) insert(ctx context.Context, sampleArgs []any, sig int, fns []model.Function, order []int32) (added bool, err error) {
 	tx, err := db.w.BeginTx(ctx, nil)
@@ -616,7 +569,7 @@ func (db *DB) functions(ctx context.Context, sha string) ([]model.Function, erro
 	if err != nil {
 		return nil, err
 	}
-	return unsignedOrder(fns), nil
+	return contract.UnsignedOrder(fns), nil
 }
 
 // read runs f in a read transaction on one reader connection, talking to
@@ -684,23 +637,6 @@ func each(ctx context.Context, q driver.QueryerContext, r *row, query string, ar
 	}
 }
 
-// unsignedOrder turns SQLite's signed order of addresses into unsigned
-// order: addresses at or above 1<<63 are stored as negative integers, so
-// they come first and belong last.
-func unsignedOrder(fns []model.Function) []model.Function {
-	k := 0
-	for k < len(fns) && fns[k].Addr >= 1<<63 {
-		k++
-	}
-	if k == 0 || k == len(fns) {
-		return fns
-	}
-	slices.Reverse(fns[:k])
-	slices.Reverse(fns[k:])
-	slices.Reverse(fns)
-	return fns
-}
-
 // ForEachSample calls fn with every sample and its functions, in the order
 // samples were stored, from one consistent snapshot. It reads the functions
 // table in a single pass, which makes it the fastest way to load a whole
@@ -748,7 +684,7 @@ func (db *DB) forEachSample(ctx context.Context, fn func(model.SampleFunctions) 
 		emit := func() error {
 			e := samples[next]
 			next++
-			fns := unsignedOrder(cur)
+			fns := contract.UnsignedOrder(cur)
 			if next < len(samples) {
 				cur = make([]model.Function, 0, samples[next].s.Stats.Functions)
 			}
@@ -857,7 +793,7 @@ func (db *DB) check(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	var problems []error
+	var problems contract.Problems
 	collect := func(query string, format func(rows *sql.Rows) (string, error)) error {
 		rows, err := tx.QueryContext(ctx, query)
 		if err != nil {
@@ -869,9 +805,7 @@ func (db *DB) check(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			if msg != "" && len(problems) < 100 {
-				problems = append(problems, errors.New(msg))
-			}
+			problems.Add(msg)
 		}
 		return rows.Err()
 	}
@@ -903,7 +837,7 @@ func (db *DB) check(ctx context.Context) error {
 		if err := rows.Scan(&sha, &want, &got); err != nil || want == got {
 			return "", err
 		}
-		return fmt.Sprintf("sample %s: Stats.Functions is %d but %d functions are stored", sha, want, got), nil
+		return contract.CountMismatch(sha, want, got), nil
 	})
 	if err != nil {
 		return err
@@ -919,10 +853,10 @@ func (db *DB) check(ctx context.Context) error {
 		if err := rows.Scan(&sha, &n); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("sample %s: %d functions have a malformed MinHash", sha, n), nil
+		return contract.BadMinHashes(sha, n), nil
 	})
 	if err != nil {
 		return err
 	}
-	return errors.Join(problems...)
+	return problems.Err()
 }
