@@ -21,18 +21,9 @@ func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) model.Store {
 		db := pgtest.Open(t)
 		_, u := schemaURL(t, db)
-		t.Cleanup(func() {
-			// Whatever a subtest did, the store must still be sound
-			// (checked through a new pool: the suite closed db).
-			db2, err := postgres.Open(context.Background(), u, postgres.Options{MaxConns: 2})
-			if err != nil {
-				t.Errorf("reopen: %v", err)
-				return
-			}
-			defer db2.Close()
-			if err := db2.Check(context.Background()); err != nil {
-				t.Errorf("Check after subtest: %v", err)
-			}
+		// Through a new pool: the suite closes db.
+		storetest.CheckAtCleanup(t, func() (storetest.Checker, error) {
+			return postgres.Open(context.Background(), u, postgres.Options{MaxConns: 2})
 		})
 		return db
 	})

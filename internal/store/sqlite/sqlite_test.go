@@ -49,18 +49,7 @@ func openTemp(t testing.TB) *DB {
 func TestStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) model.Store {
 		db := openTemp(t)
-		t.Cleanup(func() {
-			// Whatever a subtest did, the file must still be sound.
-			db2, err := Open(db.Path(), Options{})
-			if err != nil {
-				t.Errorf("reopen: %v", err)
-				return
-			}
-			defer db2.Close()
-			if err := db2.Check(context.Background()); err != nil {
-				t.Errorf("Check after subtest: %v", err)
-			}
-		})
+		storetest.CheckAtCleanup(t, func() (storetest.Checker, error) { return Open(db.Path(), Options{}) })
 		return db
 	})
 }

@@ -967,6 +967,30 @@ func testPutDeleteRace(t *testing.T, st model.Store) {
 	checkFunctions(t, st, s.SHA256, fns)
 }
 
+// Checker is a store that verifies its own invariants, as every backend's
+// store does.
+type Checker interface {
+	model.Store
+	Check(ctx context.Context) error
+}
+
+// CheckAtCleanup has t, when it ends, open the store again with reopen and
+// fail unless its Check passes: whatever a test did, the store must still
+// be sound. Reopening sees the store as a new process would.
+func CheckAtCleanup(t testing.TB, reopen func() (Checker, error)) {
+	t.Cleanup(func() {
+		st, err := reopen()
+		if err != nil {
+			t.Errorf("reopen: %v", err)
+			return
+		}
+		defer st.Close()
+		if err := st.Check(context.Background()); err != nil {
+			t.Errorf("Check after subtest: %v", err)
+		}
+	})
+}
+
 // SameContent fails t unless stores a and b hold the same samples with the
 // same functions, in the contract's normal form. Export/import round trips
 // and cross-backend tests use it.
