@@ -77,7 +77,7 @@ func TestDecodeCacheAgrees(t *testing.T) {
 		stream, every := newDecodeCache(a.mode, 1<<20), newDecodeCache(a.mode, 1<<20)
 		for _, s := range a.secs {
 			checkCached(t, a, stream, s, func(n int) int { return n })
-			head := &xsec{addr: s.addr, data: s.data[:min(len(s.data), 1<<15)]}
+			head := &xsec{addr: s.addr, data: s.data[:min(len(s.data), 1<<13)]}
 			checkCached(t, a, every, head, func(int) int { return 1 })
 		}
 		// The cache must be doing its work: most of a compiler's
@@ -88,8 +88,8 @@ func TestDecodeCacheAgrees(t *testing.T) {
 		if len(a.secs) == 0 {
 			continue
 		}
-		code := make([]byte, 1<<13)
-		for range 4 {
+		code := make([]byte, 1<<12)
+		for range 2 {
 			for i := range code {
 				if r.IntN(3) == 0 {
 					code[i] = hot[r.IntN(len(hot))]
