@@ -17,16 +17,20 @@ import (
 // instruction's own field. Over the 44 PE references of the development
 // corpus 89% of 44 million decodes hit.
 //
-// Correctness rests on two facts, checked by TestDecodeCacheAgrees and
+// Correctness rests on three facts, checked by TestDecodeCacheAgrees and
 // FuzzDecodeCache against the uncached decoder:
 //   - the layout decoder (shape) and x86asm both decide from the bytes they
 //     consume, never from bytes after them, and neither branches on the
-//     value of a displacement or relative offset;
+//     value of a displacement or relative offset. x86asm's VEX decoder
+//     breaks the first for VZEROUPPER and VZEROALL (it reads a ModRM
+//     they do not have), so those are never cached;
 //   - an entry is stored only when x86asm agrees with shape on the length
-//     and on where the PC-relative field is.
+//     and on where the PC-relative field is;
+//   - fromSlot makes, for each template, the record fromInst makes.
 // So two instructions with the same key decode the same except for that
 // field. Where shape and x86asm disagree, or shape does not know the
-// encoding, the instruction is decoded every time.
+// encoding, the instruction is decoded every time. That includes VEX and
+// EVEX operands [rip+x], which x86asm decodes as absolute [x].
 
 // maxInsnLen is the architectural bound on an x86 instruction.
 const maxInsnLen = 15
@@ -92,6 +96,7 @@ type decodeCache struct {
 	recs         []cachedRec
 	insts        []x86asm.Inst
 	hits, misses int
+	clears       int
 }
 
 const (
@@ -160,11 +165,13 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		clear(c.slots)
 		clear(c.near[:])
 		c.used, c.recs, c.insts = 0, c.recs[:0], c.insts[:0]
+		c.clears++
 		i = h >> c.shift
 		for c.slots[i].n != 0 {
 			i = (i + 1) & mask
 		}
-		// The entry classify added went with the rest.
+		// Emptying dropped the recs or insts entry the first classify
+		// added; add it again.
 		if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
 			return r
 		}
@@ -335,7 +342,7 @@ func patchRel(inst *x86asm.Inst, v int64) {
 			inst.Args[i] = x86asm.Rel(v)
 			return
 		case x86asm.Mem:
-			if x.Base == x86asm.RIP {
+			if isIPReg(x.Base) {
 				x.Disp = v
 				inst.Args[i] = x
 				return
