@@ -11,7 +11,7 @@ import (
 
 // cacheVersion changes whenever scoring or fitting changes, so that a
 // model fitted by an older kinship is never reused.
-const cacheVersion = 4
+const cacheVersion = 5
 
 type cachedModel struct {
 	Version     int    `json:"version"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -116,8 +117,7 @@ func (ix *Index) calibrate() Model {
 	var src []string
 	m.Family, src = fitOrDefault(famTrials, "family", src)
 	m.Actor, src = fitOrDefault(actTrials, "actor", src)
-	m.Source = fmt.Sprint(src)
-	m.Source = m.Source[1 : len(m.Source)-1]
+	m.Source = strings.Join(src, "; ")
 	return m
 }
 
