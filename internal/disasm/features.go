@@ -199,23 +199,20 @@ func (w *walker) funcConsts() []uint64 {
 
 // dataRefs returns the distinct data addresses of the last function
 // features walked, sorted, bounded, in memory of their own.
-func (w *walker) dataRefs() []uint64 {
-	if len(w.drefs) == 0 {
-		return nil
-	}
-	slices.Sort(w.drefs)
-	d := slices.Compact(w.drefs)
-	return slices.Clone(d[:min(len(d), maxDataRefs)])
-}
+func (w *walker) dataRefs() []uint64 { return distinctBounded(w.drefs) }
 
 // callTargets returns the distinct direct call targets of the function just
 // walked, sorted, at most maxDataRefs.
-func (w *walker) callTargets() []uint64 {
-	if len(w.callees) == 0 {
+func (w *walker) callTargets() []uint64 { return distinctBounded(w.callees) }
+
+// distinctBounded sorts the scratch addresses a (in place), and returns
+// the first maxDataRefs distinct ones in memory of their own, or nil.
+func distinctBounded(a []uint64) []uint64 {
+	if len(a) == 0 {
 		return nil
 	}
-	slices.Sort(w.callees)
-	d := slices.Compact(w.callees)
+	slices.Sort(a)
+	d := slices.Compact(a)
 	return slices.Clone(d[:min(len(d), maxDataRefs)])
 }
 

@@ -157,24 +157,17 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		inst.PCRel != relLen || (relLen > 0 && inst.PCRelOff != relOff) {
 		return r
 	}
-	sl := cacheSlot{k0: k0, k1: k1, tok: tok, n: uint8(n), kind: r.kind}
-	if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
-		return r
-	}
 	if c.used >= len(c.slots)/2 {
+		// Full: empty it before classify adds an entry for this one.
 		clear(c.slots)
 		clear(c.near[:])
 		c.used, c.recs, c.insts = 0, c.recs[:0], c.insts[:0]
 		c.clears++
 		i = h >> c.shift
-		for c.slots[i].n != 0 {
-			i = (i + 1) & mask
-		}
-		// Emptying dropped the recs or insts entry the first classify
-		// added; add it again.
-		if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
-			return r
-		}
+	}
+	sl := cacheSlot{k0: k0, k1: k1, tok: tok, n: uint8(n), kind: r.kind}
+	if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
+		return r
 	}
 	c.slots[i] = sl
 	*near = sl

@@ -338,14 +338,7 @@ func appendRepeated(set []uint64, e uint64) []uint64 {
 
 // calleeTargets returns the distinct direct call targets of the function
 // just walked, sorted, at most maxDataRefs.
-func (sc *sigScratch) calleeTargets() []uint64 {
-	if len(sc.callees) == 0 {
-		return nil
-	}
-	slices.Sort(sc.callees)
-	d := slices.Compact(sc.callees)
-	return slices.Clone(d[:min(len(d), maxDataRefs)])
-}
+func (sc *sigScratch) calleeTargets() []uint64 { return distinctBounded(sc.callees) }
 
 // addCallees joins into each function's signature the semantic elements of
 // its distinct callees of at most maxCalleeInstrs instructions (the first
