@@ -711,26 +711,8 @@ func (m *merger) claim(c Claim) error {
 		return fmt.Errorf("claim %s: the kinship engine makes analyses, not claims", c.ID)
 	}
 	b, _ := json.Marshal(c)
-	var body string
-	err := m.tx.QueryRowContext(m.ctx, "SELECT body FROM claims WHERE id = ? AND version = ?", c.ID, c.Version).Scan(&body)
-	if err == nil {
-		if body != string(b) {
-			return fmt.Errorf("claim %s v%d exists with other content; claims are immutable, add version %d instead", c.ID, c.Version, c.Version+1)
-		}
-		m.count(m.st.Unchanged, "claim")
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if done, err := m.immutable("claims", "claim", c.ID, c.Version, b); done || err != nil {
 		return err
-	}
-	if c.Version > 1 {
-		var n int
-		if err := m.tx.QueryRowContext(m.ctx, "SELECT count(*) FROM claims WHERE id = ? AND version = ?", c.ID, c.Version-1).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("claim %s v%d: version %d is missing", c.ID, c.Version, c.Version-1)
-		}
 	}
 	if _, err := m.tx.ExecContext(m.ctx, "INSERT INTO claims(id, version, subject, relation, object, source, date, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
 		c.ID, c.Version, c.Subject, c.Relation, c.Object, c.Source, c.Date, string(b)); err != nil {
@@ -745,26 +727,8 @@ func (m *merger) analysis(an Analysis) error {
 		return err
 	}
 	b, _ := json.Marshal(an)
-	var body string
-	err := m.tx.QueryRowContext(m.ctx, "SELECT body FROM analyses WHERE id = ? AND version = ?", an.ID, an.Version).Scan(&body)
-	if err == nil {
-		if body != string(b) {
-			return fmt.Errorf("analysis %s v%d exists with other content; analyses are immutable, add version %d instead", an.ID, an.Version, an.Version+1)
-		}
-		m.count(m.st.Unchanged, "analysis")
-		return nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
+	if done, err := m.immutable("analyses", "analysis", an.ID, an.Version, b); done || err != nil {
 		return err
-	}
-	if an.Version > 1 {
-		var n int
-		if err := m.tx.QueryRowContext(m.ctx, "SELECT count(*) FROM analyses WHERE id = ? AND version = ?", an.ID, an.Version-1).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("analysis %s v%d: version %d is missing", an.ID, an.Version, an.Version-1)
-		}
 	}
 	if _, err := m.tx.ExecContext(m.ctx, "INSERT INTO analyses(id, version, subject, sample, source, date, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		an.ID, an.Version, an.Subject, an.Sample, an.Source, an.Date, string(b)); err != nil {
@@ -772,6 +736,36 @@ func (m *merger) analysis(an Analysis) error {
 	}
 	m.count(m.st.Created, "analysis")
 	return nil
+}
+
+// immutable checks a versioned record (a claim or an analysis) against
+// table before it is inserted: done is true when the same version is
+// already stored with the same body; another body is an error, as is a
+// version whose predecessor is missing. table is one of the package's own
+// table names, never input.
+func (m *merger) immutable(table, what, id string, version int, b []byte) (done bool, err error) {
+	var body string
+	err = m.tx.QueryRowContext(m.ctx, "SELECT body FROM "+table+" WHERE id = ? AND version = ?", id, version).Scan(&body)
+	if err == nil {
+		if body != string(b) {
+			return false, fmt.Errorf("%s %s v%d exists with other content; %s are immutable, add version %d instead", what, id, version, table, version+1)
+		}
+		m.count(m.st.Unchanged, what)
+		return true, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if version > 1 {
+		var n int
+		if err := m.tx.QueryRowContext(m.ctx, "SELECT count(*) FROM "+table+" WHERE id = ? AND version = ?", id, version-1).Scan(&n); err != nil {
+			return false, err
+		}
+		if n == 0 {
+			return false, fmt.Errorf("%s %s v%d: version %d is missing", what, id, version, version-1)
+		}
+	}
+	return false, nil
 }
 
 func (m *merger) opinion(o Opinion) error {
