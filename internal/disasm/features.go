@@ -35,7 +35,11 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	if len(w.order) == 0 {
 		return false
 	}
-	slices.Sort(w.order)
+	n := len(w.order)
+	w.order = w.vis.sorted(w.order[:0])
+	if len(w.order) != n {
+		panic("disasm: visited set and instruction order disagree")
+	}
 
 	if s.idx >= len(w.cov) {
 		w.cov = append(w.cov, make([][]uint64, s.idx+1-len(w.cov))...)

@@ -117,7 +117,7 @@ func newDecodeCache(mode int, codeBytes uint64) *decodeCache {
 // record returns what analyzer.decodeAt returns without a cache for the
 // instruction at the start of code, at va.
 func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64) insn {
-	n, relOff, relLen, ok := shape(code, c.mode)
+	sh, ok := shape(code, c.mode)
 	if !ok {
 		inst, err := decodeInsn(code, c.mode)
 		if badInsn(&inst, err, code) {
@@ -125,11 +125,32 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		}
 		return a.fromInst(&inst, token(&inst), va, pool)
 	}
+	n := sh.n
 	var rel int64
-	if relLen > 0 {
-		rel = relValue(code[relOff : relOff+relLen])
+	if sh.relLen > 0 {
+		rel = relValue(code[sh.relOff : sh.relOff+sh.relLen])
 	}
-	k0, k1 := cacheKeyOf(code, n, relOff, relLen)
+	k0, k1 := cacheKeyOf(code, n, sh.relOff, sh.relLen)
+	// A displacement from a base register and a mid-sized immediate
+	// reach the record only through their class, so the key keeps the
+	// class instead of the value.
+	var disp, imm int64
+	dispCls, immGen := 0, false
+	if sh.dispLen > 0 {
+		disp = relValue(code[sh.dispOff : sh.dispOff+sh.dispLen])
+		if dispCls = dispClass(disp); dispCls != 0 {
+			k0, k1 = zeroField(k0, k1, sh.dispOff, sh.dispLen)
+			k1 |= uint64(dispCls) << 60
+		}
+	}
+	if sh.immLen > 0 {
+		imm = immValue(code[sh.immOff : sh.immOff+sh.immLen])
+		if imm >= minGenImm && imm < maxGenImm {
+			immGen = true
+			k0, k1 = zeroField(k0, k1, sh.immOff, sh.immLen)
+			k1 |= 1 << 62
+		}
+	}
 	h := (k0 ^ bits.RotateLeft64(k1, 31)) * 0x9e3779b97f4a7c15
 	near := &c.near[h>>(64-nearBits)]
 	if near.k0 == k0 && near.k1 == k1 && near.n != 0 {
@@ -154,7 +175,8 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	p0 := len(*pool)
 	r := a.fromInst(&inst, tok, va, pool)
 	if inst.Len != n || inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL ||
-		inst.PCRel != relLen || (relLen > 0 && inst.PCRelOff != relOff) {
+		inst.PCRel != sh.relLen || (sh.relLen > 0 && inst.PCRelOff != sh.relOff) ||
+		dispCls != 0 && !hasBasedDisp(&inst, disp) || immGen && !hasImm(&inst, imm) {
 		return r
 	}
 	if c.used >= len(c.slots)/2 {
@@ -173,6 +195,56 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	*near = sl
 	c.used++
 	return r
+}
+
+// Immediates from minGenImm up to maxGenImm are too large for the token
+// to keep their value and too small to be constants or addresses; below
+// 0x8000 they read the same sign- or zero-extended.
+const (
+	minGenImm = smallImm
+	maxGenImm = 0x8000
+)
+
+// dispClass returns the class of a displacement from a base register as
+// the record sees it (1: none, 2: small, 3: large but not a constant), or
+// 0 when the value itself matters.
+func dispClass(d int64) int {
+	switch {
+	case d == 0:
+		return 1
+	case d > -smallImm && d < smallImm:
+		return 2
+	case d > -0x10000 && d < 0x10000:
+		return 3
+	}
+	return 0
+}
+
+// hasBasedDisp reports whether x86asm decoded inst with a memory operand
+// based on a register other than the instruction pointer, displaced by d:
+// the field shape found is that displacement.
+func hasBasedDisp(inst *x86asm.Inst, d int64) bool {
+	for _, arg := range inst.Args {
+		if m, ok := arg.(x86asm.Mem); ok {
+			return m.Base != 0 && !isIPReg(m.Base) && m.Disp == d
+		}
+	}
+	return false
+}
+
+// hasImm reports whether x86asm decoded inst with exactly one immediate
+// operand, of value v.
+func hasImm(inst *x86asm.Inst, v int64) bool {
+	found := 0
+	for _, arg := range inst.Args {
+		if x, ok := arg.(x86asm.Imm); ok {
+			if int64(x) != v {
+				return false
+			}
+			found++
+		}
+	}
+	return found == 1
 }
 
 // classify chooses how sl's records will be made, from the first
@@ -300,20 +372,38 @@ func cacheKeyOf(code []byte, n, relOff, relLen int) (k0, k1 uint64) {
 		k0 &= 1<<(8*n) - 1
 		k1 = 0
 	}
-	// Zero the PC-relative field (at most 4 bytes, so it spans at most
-	// the two words' boundary).
-	if relLen > 0 {
-		f := uint64(1)<<(8*relLen) - 1
-		if relOff >= 8 {
-			k1 &^= f << (8 * (relOff - 8))
-		} else {
-			k0 &^= f << (8 * relOff)
-			if relOff+relLen > 8 {
-				k1 &^= f >> (8 * (8 - relOff))
-			}
+	k0, k1 = zeroField(k0, k1, relOff, relLen)
+	return k0, k1 | uint64(n)<<56
+}
+
+// zeroField clears the field of size bytes at off (at most 8, so it spans
+// at most the two words' boundary) in the key k0, k1.
+func zeroField(k0, k1 uint64, off, size int) (uint64, uint64) {
+	if size == 0 {
+		return k0, k1
+	}
+	f := ^uint64(0) >> (64 - 8*size)
+	if off >= 8 {
+		k1 &^= f << (8 * (off - 8))
+	} else {
+		k0 &^= f << (8 * off)
+		if off+size > 8 {
+			k1 &^= f >> (8 * (8 - off))
 		}
 	}
-	return k0, k1 | uint64(n)<<56
+	return k0, k1
+}
+
+// immValue reads an immediate of 2, 4 or 8 bytes, unsigned.
+func immValue(b []byte) int64 {
+	switch len(b) {
+	case 2:
+		return int64(binary.LittleEndian.Uint16(b))
+	case 4:
+		return int64(binary.LittleEndian.Uint32(b))
+	default:
+		return int64(binary.LittleEndian.Uint64(b))
+	}
 }
 
 func relValue(b []byte) int64 {
@@ -437,12 +527,25 @@ var twoByte = func() (t [256]uint8) {
 	return
 }()
 
+// insnShape is an instruction's layout as shape finds it.
+type insnShape struct {
+	n int
+	// The PC-relative field: a branch's relative target or the
+	// displacement of a rip-relative operand; relLen is 0 when there is
+	// none.
+	relOff, relLen int
+	// The displacement of a memory operand with a base register (ModRM
+	// mod 1 or 2), and an immediate of 2, 4 or 8 bytes; 0 lengths when
+	// there is none.
+	dispOff, dispLen int
+	immOff, immLen   int
+}
+
 // shape decodes the layout of the instruction at the start of code: its
-// length and the offset and length of its PC-relative field (a branch's
-// relative target, or the displacement of a rip-relative operand), with
-// relLen 0 when it has none. ok is false when code is truncated or shape
-// does not know the encoding; then the caller decodes without the cache.
-func shape(code []byte, mode int) (n, relOff, relLen int, ok bool) {
+// length and where its PC-relative field, displacement and immediate
+// are. ok is false when code is truncated or shape does not know the
+// encoding; then the caller decodes without the cache.
+func shape(code []byte, mode int) (sh insnShape, ok bool) {
 	lim := min(len(code), maxInsnLen)
 	i := 0
 	var opsize, adsize, rexW, rep bool
@@ -467,7 +570,7 @@ prefixes:
 		rexW = false // a legacy prefix after REX cancels it
 	}
 	if i >= lim {
-		return 0, 0, 0, false
+		return insnShape{}, false
 	}
 	op := code[i]
 	i++
@@ -477,7 +580,7 @@ prefixes:
 	switch {
 	case op == 0x0f:
 		if i >= lim {
-			return 0, 0, 0, false
+			return insnShape{}, false
 		}
 		op2 := code[i]
 		i++
@@ -501,7 +604,7 @@ prefixes:
 		// VEX (C5: 1 byte, C4: 2 bytes) or EVEX (62: 3 bytes), then the
 		// opcode and a ModRM.
 		if i >= lim {
-			return 0, 0, 0, false
+			return insnShape{}, false
 		}
 		switch op {
 		case 0xc5:
@@ -515,21 +618,21 @@ prefixes:
 			i += 3
 		}
 		if i >= lim {
-			return 0, 0, 0, false
+			return insnShape{}, false
 		}
 		vop := code[i]
 		i++
 		switch vexMap {
 		case 1:
 			if vop == 0x77 {
-				return 0, 0, 0, false // vzeroupper/vzeroall: see decodeInsn
+				return insnShape{}, false // vzeroupper/vzeroall: see decodeInsn
 			}
 			imm8Map = (vop >= 0x70 && vop <= 0x73) || vop == 0xc2 || (vop >= 0xc4 && vop <= 0xc6)
 		case 2, 5, 6:
 		case 3:
 			imm8Map = true
 		default:
-			return 0, 0, 0, false
+			return insnShape{}, false
 		}
 		layout = lModRM
 		if imm8Map {
@@ -537,11 +640,11 @@ prefixes:
 		}
 	case op == 0x8f:
 		if i < lim && code[i]&0x38 != 0 {
-			return 0, 0, 0, false // XOP
+			return insnShape{}, false // XOP
 		}
 	}
 	if layout == lUnknown {
-		return 0, 0, 0, false
+		return insnShape{}, false
 	}
 	zsize := 4
 	if opsize && !rexW {
@@ -557,7 +660,7 @@ prefixes:
 			imm = 8
 		}
 		if layout == lRelZ && mode == 64 && opsize {
-			return 0, 0, 0, false // vendors disagree on 66 before a 64-bit branch
+			return insnShape{}, false // vendors disagree on 66 before a 64-bit branch
 		}
 	case lI16:
 		imm = 2
@@ -578,7 +681,7 @@ prefixes:
 	switch layout {
 	case lModRM, lModI8, lModIz, lGroup3:
 		if i >= lim {
-			return 0, 0, 0, false
+			return insnShape{}, false
 		}
 		modrm := code[i]
 		i++
@@ -590,7 +693,7 @@ prefixes:
 			}
 		}
 		if op == 0xc7 && modrm == 0xf8 && vexMap == 0 {
-			return 0, 0, 0, false // xbegin rel
+			return insnShape{}, false // xbegin rel
 		}
 		disp := 0
 		if mod != 3 {
@@ -605,7 +708,7 @@ prefixes:
 				base := rm
 				if rm == 4 {
 					if i >= lim {
-						return 0, 0, 0, false
+						return insnShape{}, false
 					}
 					base = code[i] & 7
 					i++
@@ -615,9 +718,9 @@ prefixes:
 					disp = 4
 					if mode == 64 {
 						if adsize {
-							return 0, 0, 0, false // eip-relative
+							return insnShape{}, false // eip-relative
 						}
-						relOff, relLen = i, 4
+						sh.relOff, sh.relLen = i, 4
 					}
 				case mod == 0 && base == 5:
 					disp = 4
@@ -628,13 +731,24 @@ prefixes:
 				}
 			}
 		}
+		if mod == 1 || mod == 2 {
+			// Both forms always have a base register.
+			sh.dispOff, sh.dispLen = i, disp
+		}
 		i += disp
 	case lRel8, lRelZ:
-		relOff, relLen = i, imm
+		sh.relOff, sh.relLen = i, imm
+	}
+	if imm == 2 || imm == 4 || imm == 8 {
+		switch layout {
+		case lModIz, lIz, lI16, lGroup3:
+			sh.immOff, sh.immLen = i, imm
+		}
 	}
 	i += imm
 	if i > lim {
-		return 0, 0, 0, false
+		return insnShape{}, false
 	}
-	return i, relOff, relLen, true
+	sh.n = i
+	return sh, true
 }

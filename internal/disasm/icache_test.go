@@ -132,7 +132,8 @@ func TestShapeRel(t *testing.T) {
 		{64, []byte{0xf7, 0x05, 1, 2, 3, 4, 5, 6, 7, 8}, 10, 2, 4},          // test dword [rip+x], imm32
 		{64, []byte{0x66, 0x0f, 0x3a, 0x0f, 0x05, 1, 2, 3, 4, 8}, 10, 5, 4}, // palignr xmm0, [rip+x], 8
 	} {
-		n, off, length, ok := shape(tc.code, tc.mode)
+		sh, ok := shape(tc.code, tc.mode)
+		n, off, length := sh.n, sh.relOff, sh.relLen
 		if !ok || n != tc.n || off != tc.off || length != tc.length {
 			t.Errorf("shape(% x, %d) = %d, %d, %d, %v; want %d, %d, %d", tc.code, tc.mode, n, off, length, ok, tc.n, tc.off, tc.length)
 		}
@@ -147,6 +148,88 @@ func TestShapeRel(t *testing.T) {
 		}
 		if err != nil || inst.Len != tc.n || inst.PCRel != tc.length || (tc.length > 0 && inst.PCRelOff != tc.off) {
 			t.Errorf("x86asm on % x: len %d pcrel %d@%d err %v; the table above is wrong", tc.code, inst.Len, inst.PCRel, inst.PCRelOff, err)
+		}
+	}
+}
+
+// TestShapeFields checks where shape finds displacements from a base
+// register and immediates, the fields the key keeps only the class of.
+func TestShapeFields(t *testing.T) {
+	for _, tc := range []struct {
+		mode             int
+		code             []byte
+		dispOff, dispLen int
+		immOff, immLen   int
+	}{
+		{64, []byte{0x48, 0x8b, 0x43, 0x48}, 3, 1, 0, 0},             // mov rax, [rbx+0x48]
+		{64, []byte{0x48, 0x89, 0x44, 0x24, 0x20}, 4, 1, 0, 0},       // mov [rsp+0x20], rax
+		{64, []byte{0x48, 0x8b, 0x83, 0, 1, 0, 0}, 3, 4, 0, 0},       // mov rax, [rbx+0x100]
+		{64, []byte{0xc7, 0x44, 0x24, 0x08, 0, 1, 0, 0}, 3, 1, 4, 4}, // mov dword [rsp+8], 0x100
+		{64, []byte{0x48, 0x8b, 0x03}, 0, 0, 0, 0},                   // mov rax, [rbx]
+		{64, []byte{0x8b, 0x04, 0x25, 0, 0x10, 0, 0}, 0, 0, 0, 0},    // mov eax, [0x1000]: no base
+		{64, []byte{0x48, 0x8b, 0x05, 1, 2, 3, 4}, 0, 0, 0, 0},       // mov rax, [rip+x]
+		{64, []byte{0x48, 0xb8, 1, 2, 0, 0, 0, 0, 0, 0}, 0, 0, 2, 8}, // mov rax, imm64
+		{64, []byte{0x3d, 0, 2, 0, 0}, 0, 0, 1, 4},                   // cmp eax, 0x200
+		{64, []byte{0x66, 0x81, 0x7b, 0x10, 0, 2}, 3, 1, 4, 2},       // cmp word [rbx+0x10], 0x200
+		{64, []byte{0xf7, 0x45, 0xf8, 0, 1, 0, 0}, 2, 1, 3, 4},       // test dword [rbp-8], 0x100
+		{32, []byte{0x67, 0x8b, 0x47, 0x10}, 3, 1, 0, 0},             // mov eax, [bx+0x10]
+		{32, []byte{0xa1, 1, 2, 3, 4}, 0, 0, 0, 0},                   // mov eax, [abs]: an address
+		{64, []byte{0x83, 0xc0, 0x10}, 0, 0, 0, 0},                   // add eax, 0x10: imm8 keeps its value
+		{64, []byte{0xc8, 0x10, 0, 0}, 0, 0, 0, 0},                   // enter 0x10, 0
+	} {
+		sh, ok := shape(tc.code, tc.mode)
+		if !ok || sh.n != len(tc.code) || sh.dispOff != tc.dispOff || sh.dispLen != tc.dispLen || sh.immOff != tc.immOff || sh.immLen != tc.immLen {
+			t.Errorf("shape(% x, %d) = %+v, %v; want disp %d@%d imm %d@%d", tc.code, tc.mode, sh, ok, tc.dispLen, tc.dispOff, tc.immLen, tc.immOff)
+		}
+	}
+}
+
+// TestDecodeCacheClasses checks that instructions differing only in a
+// displacement from a base register or a mid-sized immediate share an
+// entry when their class is the same, and give the records the decoder
+// gives, in 64- and 32-bit code.
+func TestDecodeCacheClasses(t *testing.T) {
+	code := [][]byte{
+		{0x48, 0x8b, 0x43, 0x48},                   // mov rax, [rbx+0x48]
+		{0x48, 0x8b, 0x43, 0x50},                   // mov rax, [rbx+0x50]: hit
+		{0x48, 0x8b, 0x43, 0x00},                   // mov rax, [rbx+0]: another class
+		{0x48, 0x8b, 0x43, 0x00},                   // hit
+		{0x48, 0x8b, 0x83, 0, 0x10, 0, 0},          // mov rax, [rbx+0x1000]
+		{0x48, 0x8b, 0x83, 0, 0x20, 0, 0},          // mov rax, [rbx+0x2000]: hit
+		{0x48, 0x8b, 0x83, 0x45, 0x23, 1, 0},       // mov rax, [rbx+0x12345]: a constant
+		{0x48, 0x8b, 0x83, 0x46, 0x23, 1, 0},       // another constant
+		{0x48, 0x8b, 0x83, 0x10, 0, 0, 0},          // mov rax, [rbx+0x10] as disp32: small class
+		{0x48, 0x8b, 0x83, 0xf0, 0xff, 0xff, 0xff}, // mov rax, [rbx-0x10]: hit
+		{0x3d, 0, 2, 0, 0},                         // cmp eax, 0x200
+		{0x3d, 0, 3, 0, 0},                         // cmp eax, 0x300: hit
+		{0x3d, 0xff, 0, 0, 0},                      // cmp eax, 0xff: keeps its value
+		{0x3d, 0xfe, 0, 0, 0},                      // cmp eax, 0xfe
+		{0x3d, 0, 0x80, 0, 0},                      // cmp eax, 0x8000: not generalised
+		{0x3d, 0x45, 0x23, 1, 0},                   // cmp eax, 0x12345: a constant
+		{0xc7, 0x44, 0x24, 0x08, 0, 1, 0, 0},       // mov dword [rsp+8], 0x100
+		{0xc7, 0x44, 0x24, 0x10, 0, 2, 0, 0},       // mov dword [rsp+0x10], 0x200: hit
+		{0x66, 0x81, 0x7b, 0x10, 0, 2},             // cmp word [rbx+0x10], 0x200
+		{0x66, 0x81, 0x7b, 0x18, 0xf0, 0xff},       // cmp word [rbx+0x18], -0x10: keeps its value
+	}
+	var b []byte
+	for _, c := range code {
+		b = append(b, c...)
+	}
+	for _, p := range []string{"../../testdata/fixtures/bin/pe64-O2/emberkit-v1.exe", "../../testdata/fixtures/bin/pe32-O2/emberkit-v1.exe"} {
+		bf, err := binfmt.LoadFile(p, binfmt.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := newAnalyzer(bf, Options{DataRefs: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newDecodeCache(a.mode, 0)
+		checkCached(t, a, c, &xsec{addr: a.secs[0].addr, data: b}, func(n int) int { return n })
+		if a.mode == 64 && c.hits < len(code)+6 {
+			// Each instruction is looked up twice; six hit at their first
+			// lookup through an earlier instruction's entry.
+			t.Errorf("%d hits, %d misses: displacements or immediates of one class do not share an entry", c.hits, c.misses)
 		}
 	}
 }

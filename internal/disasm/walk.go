@@ -2,6 +2,8 @@ package disasm
 
 import (
 	"fmt"
+	"math/bits"
+	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -496,6 +498,29 @@ func (v *visitSet) has(va uint64) bool {
 	}
 	_, ok := v.far[va]
 	return ok
+}
+
+// sorted appends the addresses in the set to out in increasing order. The
+// bitmap gives them in order for the price of its words, where sorting
+// a function's addresses cost as much as building its signature.
+func (v *visitSet) sorted(out []uint64) []uint64 {
+	slices.Sort(v.touched)
+	n0 := len(out)
+	for _, i := range v.touched {
+		base := v.base + 64*uint64(i)
+		for x := v.bits[i]; x != 0; x &= x - 1 {
+			out = append(out, base+uint64(bits.TrailingZeros64(x)))
+		}
+	}
+	if len(v.far) > 0 {
+		for va := range v.far {
+			out = append(out, va)
+		}
+		// Far addresses lie past the bitmap, unless a caller added some
+		// below its base.
+		slices.Sort(out[n0:])
+	}
+	return out
 }
 
 // lenAt returns the length of the instruction visited at va, with the
