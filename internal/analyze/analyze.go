@@ -29,6 +29,10 @@ import (
 type Options struct {
 	Limits binfmt.Limits
 	Disasm disasm.Options
+	// SHA256, when not empty, is the data's SHA-256 in hex, which the
+	// caller computed already (to look the file up): Bytes then does not
+	// hash the whole file a second time.
+	SHA256 string
 }
 
 // Result is everything kinship learns from one file.
@@ -44,9 +48,16 @@ var ErrTooLarge = errors.New("file too large")
 
 // Hashes computes the whole-file digests. TLSH and ssdeep are left empty
 // where their algorithms define no digest (too little input or variance).
-func Hashes(data []byte) model.FileHashes {
-	m, s1, s2 := md5.Sum(data), sha1.Sum(data), sha256.Sum256(data)
-	h := model.FileHashes{MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: hex.EncodeToString(s2[:])}
+func Hashes(data []byte) model.FileHashes { return hashes(data, "") }
+
+// hashes is Hashes with the SHA-256 given when sum is not empty.
+func hashes(data []byte, sum string) model.FileHashes {
+	if sum == "" {
+		s := sha256.Sum256(data)
+		sum = hex.EncodeToString(s[:])
+	}
+	m, s1 := md5.Sum(data), sha1.Sum(data)
+	h := model.FileHashes{MD5: hex.EncodeToString(m[:]), SHA1: hex.EncodeToString(s1[:]), SHA256: sum}
 	if d, err := tlsh.Hash(data); err == nil {
 		h.TLSH = d
 	}
@@ -73,14 +84,28 @@ func ReadFile(path string, max int64) ([]byte, error) {
 	if st.Size() > max {
 		return nil, fmt.Errorf("%s: %w (%d bytes, limit %d)", path, ErrTooLarge, st.Size(), max)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
+	// One buffer of the size the file has, and one byte more to see
+	// whether it grew: reading into a growing buffer copied and cleared
+	// the bytes several times over.
+	buf := make([]byte, st.Size()+1)
+	n, err := io.ReadFull(f, buf)
+	switch {
+	case err == nil:
+		// The file filled the extra byte: it grew while being read.
+		rest, err := io.ReadAll(io.LimitReader(f, max+1-int64(n)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		buf = append(buf, rest...)
+		n = len(buf)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+	default:
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if int64(len(data)) > max {
+	if int64(n) > max {
 		return nil, fmt.Errorf("%s: %w (grew while reading)", path, ErrTooLarge)
 	}
-	return data, nil
+	return buf[:n:n], nil
 }
 
 // File analyses the file at path.
@@ -102,7 +127,7 @@ func File(path string, opts Options) (*Result, error) {
 
 // Bytes analyses a file already in memory; name is recorded as its name.
 func Bytes(data []byte, name string, opts Options) (*Result, error) {
-	h := Hashes(data)
+	h := hashes(data, opts.SHA256)
 	s := model.Sample{
 		SHA256: h.SHA256, Name: name, Size: int64(len(data)), Hashes: h,
 		Format: model.FormatUnknown, Arch: model.ArchUnknown, SigVersion: opts.Disasm.Sig(),

@@ -272,6 +272,9 @@ type analyzer struct {
 	impCall []uint64          // token of "call import:<name>"
 	impJmp  []uint64          // token of "jmp import:<name>"
 	hints   []binfmt.FuncHint // sorted by Addr
+	// hintAddr holds the hints' addresses, searched per function: the
+	// hints themselves are large and the search would miss the cache.
+	hintAddr []uint64
 
 	// Signature version 2: the version asked for, exported functions by
 	// address (1+index into expCall and expJmp, their tokens), and each
@@ -397,6 +400,10 @@ func newAnalyzer(f *binfmt.File, opts Options) (*analyzer, error) {
 		a.hints = slices.Clone(a.hints)
 		slices.SortStableFunc(a.hints, func(x, y binfmt.FuncHint) int { return cmpU64(x.Addr, y.Addr) })
 	}
+	a.hintAddr = make([]uint64, len(a.hints))
+	for i := range a.hints {
+		a.hintAddr[i] = a.hints[i].Addr
+	}
 
 	// Record ids fit uint32 and the chunk table never grows, so walkers
 	// can add chunks while others read older ones. Decoding more than 16
@@ -461,7 +468,7 @@ func lower(s string) string {
 
 // hint returns the file's hint at addr, or nil.
 func (a *analyzer) hint(addr uint64) *binfmt.FuncHint {
-	i, ok := slices.BinarySearchFunc(a.hints, addr, func(h binfmt.FuncHint, t uint64) int { return cmpU64(h.Addr, t) })
+	i, ok := slices.BinarySearch(a.hintAddr, addr)
 	if !ok {
 		return nil
 	}
@@ -471,8 +478,8 @@ func (a *analyzer) hint(addr uint64) *binfmt.FuncHint {
 // insideHinted reports whether va lies strictly inside a function whose
 // start and end the file gives.
 func (a *analyzer) insideHinted(va uint64) bool {
-	i := sort.Search(len(a.hints), func(i int) bool { return a.hints[i].Addr > va }) - 1
-	return i >= 0 && a.hints[i].Addr < va && va < a.hints[i].End
+	i := sort.Search(len(a.hintAddr), func(i int) bool { return a.hintAddr[i] > va }) - 1
+	return i >= 0 && a.hintAddr[i] < va && va < a.hints[i].End
 }
 
 // inImage reports whether v looks like an address of the image.

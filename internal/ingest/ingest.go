@@ -187,6 +187,7 @@ func one(ctx context.Context, st model.Store, it Item, opts Options, g *guard) (
 		r.Err = fmt.Errorf("%s: %w", it.Path, err)
 		return r
 	}
+	aopts.SHA256 = sum
 	start := time.Now()
 	res, err := g.analyze(ctx, data, filepath.Base(it.Path), aopts)
 	r.Elapsed = time.Since(start)
