@@ -149,6 +149,7 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 	if a.expired() {
 		return nil, a.deadlineErr()
 	}
+	a.indexKept()
 	starts := a.allStarts()
 	fns := make([]model.Function, len(starts))
 	ok := make([]bool, len(starts))
@@ -303,6 +304,49 @@ type analyzer struct {
 
 	walkers []*walker
 	anoms   []anomaly
+	// kept finds discovery's walk of a function by its start.
+	kept map[uint64]keptRef
+}
+
+// keptRef is a walker's index and a keptWalk; w < 0 marks a start walked
+// more than once, whose walks are not reused.
+type keptRef struct {
+	keptWalk
+	w int
+}
+
+// indexKept makes the walks discovery kept findable by start.
+func (a *analyzer) indexKept() {
+	n := 0
+	for _, w := range a.walkers {
+		n += len(w.keptFns)
+	}
+	a.kept = make(map[uint64]keptRef, n)
+	for i, w := range a.walkers {
+		for _, k := range w.keptFns {
+			if _, dup := a.kept[k.start]; dup {
+				a.kept[k.start] = keptRef{w: -1}
+				continue
+			}
+			a.kept[k.start] = keptRef{k, i}
+		}
+	}
+}
+
+// keptWalk returns discovery's walk of the function at start when a walk
+// now would give the same: the walk stops only at returns, at branches
+// out of the function, at undecodable bytes and at other starts, and
+// these last are all that changes after discovery. So no start found
+// since may lie inside it.
+func (a *analyzer) keptWalk(s *xsec, start uint64) (keptRef, bool) {
+	k, ok := a.kept[start]
+	if !ok || k.w < 0 {
+		return keptRef{}, false
+	}
+	if next, ok := s.starts.next(start - s.addr + 1); ok && s.addr+next <= k.last {
+		return keptRef{}, false
+	}
+	return k, true
 }
 
 type span struct{ lo, hi uint64 }

@@ -31,14 +31,24 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	if s == nil {
 		return false
 	}
-	w.walk(s, start, a.bound(s, start), false)
-	if len(w.order) == 0 {
-		return false
-	}
-	n := len(w.order)
-	w.order = w.vis.sorted(w.order[:0])
-	if len(w.order) != n {
-		panic("disasm: visited set and instruction order disagree")
+	var blocks int
+	if k, ok := a.keptWalk(s, start); ok {
+		w.order = w.order[:0]
+		for _, off := range a.walkers[k.w].kept[k.off : k.off+k.n] {
+			w.order = append(w.order, start+uint64(off))
+		}
+		blocks = int(k.blocks)
+	} else {
+		w.walk(s, start, a.bound(s, start), false)
+		if len(w.order) == 0 {
+			return false
+		}
+		n := len(w.order)
+		w.order = w.vis.sorted(w.order[:0])
+		if len(w.order) != n {
+			panic("disasm: visited set and instruction order disagree")
+		}
+		blocks = w.blocks()
 	}
 
 	if s.idx >= len(w.cov) {
@@ -121,7 +131,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	*fn = model.Function{
 		Addr:    start,
 		Size:    uint32(min(size, 1<<32-1)),
-		Blocks:  uint32(w.blocks()),
+		Blocks:  uint32(blocks),
 		Instrs:  uint32(len(w.order)),
 		Exact:   exact,
 		Consts:  w.funcConsts(),

@@ -97,6 +97,30 @@ type decodeCache struct {
 	insts        []x86asm.Inst
 	hits, misses int
 	clears       int
+	// refs remembers tableRef's answers by address: rip-relative loads
+	// of one binary read the same few thousand globals over and over.
+	refs [refSlots]tableAnswer
+}
+
+const (
+	refBits  = 10
+	refSlots = 1 << refBits
+)
+
+type tableAnswer struct {
+	va, h   uint64
+	set, ok bool
+}
+
+// tableRef is analyzer.tableRef through the cache of answers.
+func (c *decodeCache) tableRef(a *analyzer, va uint64) (uint64, bool) {
+	e := &c.refs[(va*0x9e3779b97f4a7c15)>>(64-refBits)]
+	if e.set && e.va == va {
+		return e.h, e.ok
+	}
+	h, ok := a.tableRef(va)
+	*e = tableAnswer{va: va, h: h, set: true, ok: ok}
+	return h, ok
 }
 
 const (
@@ -339,7 +363,7 @@ func (c *decodeCache) fromSlot(a *analyzer, sl *cacheSlot, rel int64, va uint64,
 		r.imp = a.imp[r.target]
 	case tmplRIPData, tmplRIPLea:
 		t := a.wrap(next + uint64(rel))
-		if h, ok := a.tableRef(t); ok {
+		if h, ok := c.tableRef(a, t); ok {
 			r.cidx, r.nconst = uint32(len(*pool)), 1
 			*pool = append(*pool, h)
 		}

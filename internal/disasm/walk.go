@@ -38,6 +38,17 @@ type walker struct {
 	newTables []table
 	anoms     []anomaly
 
+	// Discovery's walk of each function: instruction offsets from the
+	// start, sorted, back to back in kept, and where each function's are.
+	// Features reuse a walk when nothing it depended on changed since,
+	// instead of walking the function a second time.
+	kept    []uint32
+	keptFns []keptWalk
+	// What the current walk depended on beyond the records: an indirect
+	// jump that may go through a table (tables found later may add
+	// targets), or the decoding budget, which cut a path.
+	usedTable, cut bool
+
 	// Feature scratch.
 	shingles []uint64
 	seen     []uint64 // dedupShingles' table
@@ -49,6 +60,13 @@ type walker struct {
 }
 
 const runLen = 8
+
+// keptWalk locates one function's kept walk.
+type keptWalk struct {
+	start, last uint64 // the function start and its last instruction
+	off, n      uint32 // its offsets are kept[off : off+n]
+	blocks      uint32
+}
 
 // leaVal is what lea reg, [rip+x] put in a register anywhere in the
 // function so far: one value, or several (then nothing is assumed).
@@ -146,6 +164,25 @@ func (w *walker) discoverFunc(start uint64) {
 		return
 	}
 	w.walk(s, start, w.a.bound(s, start), true)
+	w.keep(start)
+}
+
+// keep records the walk just made of the function at start, unless it
+// depended on more than the records and the starts inside it.
+func (w *walker) keep(start uint64) {
+	if w.usedTable || w.cut || len(w.order) == 0 || len(w.kept)+len(w.order) >= 1<<32 {
+		return
+	}
+	n0 := len(w.kept)
+	w.order = w.vis.sorted(w.order[:0])
+	last := w.order[len(w.order)-1]
+	if last-start >= 1<<32 {
+		return
+	}
+	for _, va := range w.order {
+		w.kept = append(w.kept, uint32(va-start))
+	}
+	w.keptFns = append(w.keptFns, keptWalk{start: start, last: last, off: uint32(n0), n: uint32(len(w.order)), blocks: uint32(w.blocks())})
 }
 
 // maxBatch is how many decodes a walker reserves at a time from the shared
@@ -164,6 +201,7 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
 	if w.budget == 0 {
 		if a.budget.Load() || a.expired() || a.decoded.Add(int64(a.batch)) > int64(a.maxDecodes) {
 			a.budget.Store(true)
+			w.cut = true
 			return insn{}, false
 		}
 		w.budget = a.batch
@@ -172,6 +210,7 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
 		id := int(a.nchunks.Add(1)) - 1
 		if id >= len(a.chunks) {
 			a.budget.Store(true)
+			w.cut = true
 			return insn{}, false
 		}
 		w.chunk = make([]insn, 1<<a.chunkShift)
@@ -342,6 +381,7 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 	w.stack = append(w.stack[:0], start)
 	w.from = append(w.from[:0], pathSrc{branch: noBranch})
 	w.leas = [16]leaVal{}
+	w.usedTable, w.cut = false, false
 	var over overlaps
 	limit := a.opts.MaxFuncInstrs
 	inFunc := func(t uint64) bool {
@@ -431,6 +471,9 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 			case kJmpInd:
 				w.lead = append(w.lead, next)
 				if r.imp == 0 {
+					// Even a table that gives nothing here may give targets
+					// once another walker's reading of it is merged.
+					w.usedTable = true
 					for _, t := range w.jumpTable(s, va, start, end, decode) {
 						if inFunc(t) {
 							w.stack = append(w.stack, t)
