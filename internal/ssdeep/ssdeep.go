@@ -9,6 +9,7 @@ package ssdeep
 import (
 	"errors"
 	"io"
+	"math/bits"
 	"strconv"
 )
 
@@ -133,8 +134,7 @@ func (d *Digest) Write(p []byte) (int, error) {
 	d.total += uint64(len(p))
 	for rest := p; len(rest) > 0; {
 		n, ended := 0, false
-		ws := d.bhstart >> 2
-		if (d.bhend-1)>>2 < ws+3 && (d.halfEnd()-1)>>2 <= ws && !d.needLast {
+		if d.bhend-d.bhstart <= 8 && d.halfEnd() <= d.bhstart+1 && !d.needLast {
 			n, ended = d.runFast(rest)
 		} else {
 			n, ended = d.run(rest)
@@ -152,41 +152,145 @@ func (d *Digest) Write(p []byte) (int, error) {
 // return how many bytes they consumed and whether the last one ended a
 // piece.
 //
-// A piece ends where sum ≡ -1 (mod 3·2^k). For the smallest live block
-// size 3·2^bhstart that means sum ≡ 2 (mod 3) with the low bhstart bits of
-// sum/3 all ones; larger block sizes can only end a piece there too.
+// A piece of block size 3·2^k ends where sum ≡ -1 (mod 3·2^k). They test
+// that for the smallest live block size, k = bhstart; larger block sizes
+// can only end a piece there too.
 
-// runFast covers the usual case: the live block sizes span at most three
-// words and those with a half hash of their own are in the first one. The
-// words are then kept in registers.
+// runFast covers the usual case: at most eight live block sizes, none
+// but the smallest with a half hash of its own. The smallest one's half
+// hash can be left alone: only a block size above the chosen one, and so
+// above bhstart, contributes its half hash to a signature. The eight
+// piecewise hashes are then packed into two words, kept in registers,
+// instead of the up to four words the fixed lane layout would span.
 func (d *Digest) runFast(p []byte) (int, bool) {
-	h1, h2, h3, win := d.h1, d.h2, d.h3, d.window
-	ws := d.bhstart >> 2
+	k := d.bhstart
+	limit := pieceLimits[k]
+	ws, sh := k>>2, uint(16*(k&3))
 	hw := (*[3]uint64)(d.h[ws : ws+3])
-	w0, w1, w2, f0 := hw[0], hw[1], hw[2], d.half[ws]
-	startMask := uint32(1)<<uint(d.bhstart) - 1
+	// Lanes k..k+3 and k+4..k+7. Go's shifts by 64 give 0, so sh == 0
+	// needs no special case.
+	l0 := hw[0]>>sh | hw[1]<<(64-sh)
+	l1 := hw[1]>>sh | hw[2]<<(64-sh)
+	// s is h1+h2, which needs fewer operations to update than h2.
+	h1, s, h3 := d.h1, d.h1+d.h2, d.h3
 	n, ended := len(p), false
-	for i, c := range p {
-		out := uint32(win >> 48)
-		win = (win<<8 | uint64(c)) & (1<<56 - 1)
-		h2 = h2 - h1 + rollingWindow*uint32(c)
-		h1 = h1 + uint32(c) - out
-		h3 = h3<<5 ^ uint32(c)
-		sum := h1 + h2 + h3
 
-		cc := uint64(c&63) * laneOne
-		w0 = updateLanes(w0, cc)
-		w1 = updateLanes(w1, cc)
-		w2 = updateLanes(w2, cc)
-		f0 = updateLanes(f0, cc)
-		if sum%minBlockSize == minBlockSize-1 && (sum/minBlockSize)&startMask == startMask {
+	// The byte leaving the window is read from p, except for the first
+	// seven, which are still in d.window.
+	head := min(len(p), rollingWindow)
+	for i, c := range p[:head] {
+		out := uint8(d.window >> (8 * (rollingWindow - 1 - i)))
+		h1, s, h3 = roll(h1, s, h3, c, out)
+		cc := laneBytes[c]
+		l0 = updateLanes(l0, cc)
+		l1 = updateLanes(l1, cc)
+		if endsPiece(s+h3, k, limit) {
 			n, ended = i+1, true
-			break
+			goto done
 		}
 	}
-	d.h1, d.h2, d.h3, d.window = h1, h2, h3, win
-	hw[0], hw[1], hw[2], d.half[ws] = w0, w1, w2, f0
+	if len(p) > rollingWindow {
+		var end int
+		end, h1, s, h3, l0, l1 = scan(p, k, h1, s, h3, l0, l1)
+		if end > 0 {
+			n, ended = end, true
+		}
+	}
+
+done:
+	win := d.window
+	for _, c := range p[max(0, n-rollingWindow):n] {
+		win = win<<8 | uint64(c)
+	}
+	d.window = win & (1<<(8*rollingWindow) - 1)
+	d.h1, d.h2, d.h3 = h1, s-h1, h3
+	// Lanes past the live ones receive stale values, which is harmless:
+	// fork sets a lane before it is used.
+	keep := uint64(1)<<sh - 1
+	hw[0] = hw[0]&keep | l0<<sh
+	hw[1] = l0>>(64-sh) | l1<<sh
+	hw[2] = hw[2]&^keep | l1>>(64-sh)
 	return n, ended
+}
+
+// scan is runFast's loop from the eighth byte of p on, where the byte
+// leaving the window is in p too. It returns the index after the byte
+// that ends a piece, or 0. It is a function of its own so that the
+// compiler keeps the loop's state in registers.
+func scan(p []byte, k int, h1, s, h3 uint32, l0, l1 uint64) (int, uint32, uint32, uint32, uint64, uint64) {
+	limit := pieceLimits[k]
+	// q[0] leaves the window as q[rollingWindow] enters it.
+	q := p
+	// Two bytes a round, masking the lanes after the second only: a lane
+	// below 64 stays below 2^11 after one step and below 2^16 after two,
+	// so nothing carries into the next lane before the mask.
+	for len(q) >= rollingWindow+2 {
+		c := q[rollingWindow]
+		h1, s, h3 = roll(h1, s, h3, c, q[0])
+		cc := laneBytes[c]
+		l0 = l0*hashPrime ^ cc
+		l1 = l1*hashPrime ^ cc
+		if endsPiece(s+h3, k, limit) {
+			return len(p) - len(q) + rollingWindow + 1, h1, s, h3, l0 & laneMask, l1 & laneMask
+		}
+		c = q[rollingWindow+1]
+		h1, s, h3 = roll(h1, s, h3, c, q[1])
+		cc = laneBytes[c]
+		l0 = updateLanes(l0, cc)
+		l1 = updateLanes(l1, cc)
+		if endsPiece(s+h3, k, limit) {
+			return len(p) - len(q) + rollingWindow + 2, h1, s, h3, l0, l1
+		}
+		q = q[2:]
+	}
+	if len(q) > rollingWindow {
+		c := q[rollingWindow]
+		h1, s, h3 = roll(h1, s, h3, c, q[0])
+		cc := laneBytes[c]
+		l0 = updateLanes(l0, cc)
+		l1 = updateLanes(l1, cc)
+		if endsPiece(s+h3, k, limit) {
+			return len(p), h1, s, h3, l0, l1
+		}
+	}
+	return 0, h1, s, h3, l0, l1
+}
+
+// roll advances the rolling hash by byte c, with out leaving the window;
+// s is h1+h2.
+func roll(h1, s, h3 uint32, c, out uint8) (uint32, uint32, uint32) {
+	// h2' = h2 - h1 + 7c and h1' = h1 + c - out, so h1'+h2' = h2 + 8c - out.
+	s += 8*uint32(c) - uint32(out) - h1
+	h1 += uint32(c) - uint32(out)
+	return h1, s, h3<<5 ^ uint32(c)
+}
+
+// laneBytes holds a byte's low 6 bits in every lane.
+var laneBytes = func() (t [256]uint64) {
+	for c := range t {
+		t[c] = uint64(c&63) * laneOne
+	}
+	return t
+}()
+
+// pieceLimits[k] is the bound endsPiece needs for block size index k.
+var pieceLimits = func() (t [numBlockHashes]uint32) {
+	for k := range t {
+		t[k] = uint32(uint64(^uint32(0)) / blockSize(k))
+	}
+	return t
+}()
+
+// endsPiece reports whether sum ≡ -1 (mod 3·2^k) with one well-predicted
+// branch. For x = sum+1 (mod 2^32), x·3⁻¹ (mod 2^32) is x/3 when 3
+// divides x and above MaxUint32/3 otherwise; x/3 is a multiple of 2^k
+// when rotating it right by k leaves it no larger than MaxUint32/(3·2^k),
+// since a set bit rotated out lands in the top k bits. Subtracting 1
+// before comparing rejects x = 0, where sum+1 wrapped: 2^32 is no
+// multiple of 3.
+func endsPiece(sum uint32, k int, limit uint32) bool {
+	const inv3 = 0xaaaaaaab // 3·inv3 ≡ 1 (mod 2^32)
+	return bits.RotateLeft32((sum+1)*inv3, -k)-1 < limit
 }
 
 // run is the general case.
@@ -196,7 +300,7 @@ func (d *Digest) run(p []byte) (int, bool) {
 	fe := (d.halfEnd() - 1) >> 2
 	hw := d.h[hs : he+1]
 	fw := d.half[hs : max(fe, hs-1)+1]
-	startMask := uint32(1)<<uint(d.bhstart) - 1
+	k, limit := d.bhstart, pieceLimits[d.bhstart]
 	needLast := d.needLast
 	for i, c := range p {
 		out := uint32(win >> 48)
@@ -216,7 +320,7 @@ func (d *Digest) run(p []byte) (int, bool) {
 		if needLast {
 			d.lasth = (d.lasth*hashPrime ^ c) & 63
 		}
-		if sum%minBlockSize == minBlockSize-1 && (sum/minBlockSize)&startMask == startMask {
+		if endsPiece(sum, k, limit) {
 			d.h1, d.h2, d.h3, d.window = h1, h2, h3, win
 			return i + 1, true
 		}

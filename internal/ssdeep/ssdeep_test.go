@@ -340,6 +340,42 @@ func BenchmarkHash(b *testing.B) {
 	}
 }
 
+// BenchmarkHashCorpus hashes real files: those KINSHIP_CORPUS names
+// (files or directories, space-separated), up to about 16 MB in all, each
+// on its own as ingestion does.
+func BenchmarkHashCorpus(b *testing.B) {
+	spec := os.Getenv("KINSHIP_CORPUS")
+	if spec == "" {
+		b.Skip("KINSHIP_CORPUS not set")
+	}
+	var files [][]byte
+	total := 0
+	for _, root := range strings.Fields(spec) {
+		filepath.WalkDir(root, func(path string, e os.DirEntry, err error) error {
+			if err != nil || !e.Type().IsRegular() || total >= 16<<20 {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err == nil && len(data) > 0 {
+				files = append(files, data)
+				total += len(data)
+			}
+			return nil
+		})
+	}
+	if total == 0 {
+		b.Skip("no files in KINSHIP_CORPUS")
+	}
+	b.SetBytes(int64(total))
+	for b.Loop() {
+		for _, data := range files {
+			if _, err := Hash(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
 func BenchmarkCompare(b *testing.B) {
 	x, _ := Hash(text(1, 100_000))
 	y, _ := Hash(mutate(2, text(1, 100_000), "insert"))
