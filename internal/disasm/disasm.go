@@ -47,6 +47,10 @@ type Options struct {
 	// when 0). A query compared with a collection must be signed with
 	// the collection's version.
 	SigVersion int
+
+	// noReuse makes features walk every function again, never reusing
+	// discovery's walk: tests compare the two.
+	noReuse bool
 }
 
 // Sig returns the signature version o asks for.
@@ -149,7 +153,9 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 	if a.expired() {
 		return nil, a.deadlineErr()
 	}
-	a.indexKept()
+	if !a.opts.noReuse {
+		a.indexKept()
+	}
 	starts := a.allStarts()
 	fns := make([]model.Function, len(starts))
 	ok := make([]bool, len(starts))

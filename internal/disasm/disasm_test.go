@@ -604,6 +604,75 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 	}
 }
 
+// TestKeptWalks checks that features reusing discovery's walks give what
+// walking every function again gives: on every fixture, on a real
+// binary when the corpus cache has one, and on a program where a start
+// found late lies inside a function walked before it was known.
+func TestKeptWalks(t *testing.T) {
+	im := img64
+	a := newAsm(im.text)
+	a.L("f0")
+	a.B(0x53)             // push rbx
+	a.B(0x85, 0xc0)       // test eax, eax
+	a.Jcc8(0x74, "inner") // jz inner
+	a.Call("g")
+	a.B(0x5b, 0xc3) // pop rbx; ret
+	a.L("inner")
+	a.B(0xb8, 1, 0, 0, 0) // mov eax, 1
+	a.B(0x5b, 0xc3)       // pop rbx; ret
+	a.L("g")
+	a.Call("inner")
+	a.B(0xc3)
+	late := im.file(a.Code(), a.Addr("f0"))
+	files := map[string]*binfmt.File{"late start": late}
+	paths, _ := filepath.Glob("../../testdata/fixtures/bin/*/*")
+	real := ""
+	if home, err := os.UserHomeDir(); err == nil && !testing.Short() {
+		real = filepath.Join(home, ".cache/kinship-corpus/libsql-js/0.3.10/index.node")
+		paths = append(paths, real)
+	}
+	for _, p := range paths {
+		if f, err := binfmt.LoadFile(p, binfmt.Limits{}); err == nil {
+			files[p] = f
+		}
+	}
+	if len(files) < 10 {
+		t.Fatalf("only %d binaries", len(files))
+	}
+	for name, f := range files {
+		for _, v := range SigVersions {
+			if name == real && v != model.SigVersion {
+				continue // one version is enough for a large file
+			}
+			got, err1 := Analyze(f, Options{SigVersion: v, DataRefs: true})
+			want, err2 := Analyze(f, Options{SigVersion: v, DataRefs: true, noReuse: true})
+			if errors.Is(err1, ErrUnsupported) && errors.Is(err2, ErrUnsupported) {
+				continue
+			}
+			if err1 != nil || err2 != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("%s, version %d: reusing walks changes the result (%v, %v)", name, v, err1, err2)
+			}
+		}
+	}
+	an, err := newAnalyzer(late, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	an.discover()
+	an.indexKept()
+	f0 := a.Addr("f0")
+	if _, ok := an.kept[f0]; !ok {
+		t.Fatal("discovery kept no walk of f0")
+	}
+	if _, ok := an.keptWalk(an.secAt(f0), f0); ok {
+		t.Error("f0's walk, which ran through a start found later, was reused")
+	}
+	res, err := Analyze(late, Options{})
+	if err != nil || len(res.Funcs) != 3 || res.Funcs[0].Instrs != 6 {
+		t.Errorf("late start: %v, %+v", err, res)
+	}
+}
+
 func TestLimits(t *testing.T) {
 	cases := []struct {
 		name  string
