@@ -62,7 +62,8 @@ func (s *xsec) rec(off uint64) uint32 {
 	return s.pages[p][off&(1<<pageShift-1)]
 }
 
-func (s *xsec) setRec(off uint64, r uint32) {
+// pageAt returns the page of the record index holding off, allocating it.
+func (s *xsec) pageAt(off uint64) *page {
 	if s.pages == nil {
 		s.pages = make([]*page, (uint64(len(s.data))+1<<pageShift-1)>>pageShift)
 	}
@@ -70,7 +71,7 @@ func (s *xsec) setRec(off uint64, r uint32) {
 	if s.pages[p] == nil {
 		s.pages[p] = new(page)
 	}
-	s.pages[p][off&(1<<pageShift-1)] = r
+	return s.pages[p]
 }
 
 func (s *xsec) isStart(va uint64) bool { return s.starts.has(va - s.addr) }

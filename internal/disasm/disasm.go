@@ -722,10 +722,16 @@ func (a *analyzer) decodedAt(s *xsec, va uint64) bool {
 func (a *analyzer) mergeRound() []uint64 {
 	var calls []uint64
 	for _, w := range a.walkers {
+		// Records come mostly in address order: keep the last page.
+		lastSec, lastPage, pg := ^uint32(0), ^uint64(0), (*page)(nil)
 		w.pending.each(func(p pendingRec) {
-			s := a.secs[p.sec]
+			if p.sec != lastSec || p.off>>pageShift != lastPage {
+				lastSec, lastPage = p.sec, p.off>>pageShift
+				pg = a.secs[p.sec].pageAt(p.off)
+			}
+			slot := &pg[p.off&(1<<pageShift-1)]
 			// Two walkers may have decoded the same bytes; the first wins.
-			if s.rec(p.off) != 0 {
+			if *slot != 0 {
 				return
 			}
 			if r := a.record(p.id); r.nconst > 0 {
@@ -733,7 +739,7 @@ func (a *analyzer) mergeRound() []uint64 {
 				a.consts = append(a.consts, w.pool[r.cidx:r.cidx+uint32(r.nconst)]...)
 				r.cidx = uint32(base)
 			}
-			s.setRec(p.off, p.id+1)
+			*slot = p.id + 1
 		})
 		w.pending.reset()
 		for _, t := range w.newTables {

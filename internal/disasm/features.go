@@ -68,8 +68,23 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	var size, hi uint64 // covered bytes, end of the furthest instruction so far
 	var t0, t1 uint64   // previous tokens of the current run
 	run := 0            // length of the current run of contiguous instructions
+	// The instructions come in address order, so the page of the record
+	// index that holds one mostly holds the next too.
+	pi, pg := ^uint64(0), (*page)(nil)
 	for i, va := range w.order {
-		r, _ := w.get(s, va, false)
+		var r insn
+		if off := va - s.addr; off>>pageShift == pi {
+			if id := pg[off&(1<<pageShift-1)]; id != 0 {
+				r = *a.record(id - 1)
+			}
+		} else if pi, pg = off>>pageShift, nil; pi < uint64(len(s.pages)) && s.pages[pi] != nil {
+			pg = s.pages[pi]
+			if id := pg[off&(1<<pageShift-1)]; id != 0 {
+				r = *a.record(id - 1)
+			}
+		} else {
+			pi = ^uint64(0)
+		}
 		end := va + uint64(r.n)
 		if i > 0 && va != hi {
 			w.flushRun(run, t0, t1)
@@ -170,15 +185,29 @@ func (w *walker) importOf(r *insn) int32 {
 	if r.imp != 0 || (r.kind != kCall && r.kind != kJmp) {
 		return r.imp
 	}
-	ts := w.a.secAt(r.target)
-	if ts == nil {
-		return 0
+	// Features run once discovery has decoded all it will, so the
+	// answer for a target never changes; calls repeat their targets.
+	m := &w.imps1[(r.target*0x9e3779b97f4a7c15)>>(64-impMemoBits)]
+	if m.set && m.target == r.target {
+		return m.imp
 	}
-	t, ok := w.get(ts, r.target, false)
-	if ok && t.kind == kJmpInd {
-		return t.imp
+	var imp int32
+	if ts := w.a.secAt(r.target); ts != nil {
+		if t, ok := w.get(ts, r.target, false); ok && t.kind == kJmpInd {
+			imp = t.imp
+		}
 	}
-	return 0
+	*m = impAnswer{target: r.target, imp: imp, set: true}
+	return imp
+}
+
+const impMemoBits = 9
+
+// impAnswer is one remembered answer of importOf.
+type impAnswer struct {
+	target uint64
+	imp    int32
+	set    bool
 }
 
 // blocks counts basic blocks: leaders that are instructions of the function.
