@@ -48,7 +48,7 @@ var (
 )
 
 // salted[s][x] holds the first two Pearson rounds, pearson[pearson[salt]^x],
-// for each salt, so hashing a triplet takes three lookups instead of four.
+// for each salt, which saves a lookup per triplet.
 var salted [6][256]byte
 
 // Indices into salted of the salts 2, 3, 5, 7, 11 and 13: one for each of
@@ -78,6 +78,9 @@ func init() {
 
 // Digest is a streaming TLSH computation. The zero value is ready to use.
 type Digest struct {
+	// counts[x] counts the triplets whose last Pearson round is
+	// pearson[x]. Write skips that last lookup, one per triplet; sum applies
+	// it once per bucket instead.
 	counts   [256]uint32
 	n        uint64 // bytes written
 	w        [4]byte
@@ -102,22 +105,28 @@ func (d *Digest) Write(p []byte) (int, error) {
 	if len(p) == 0 {
 		return written, nil
 	}
-	// w1 is the byte before the current one, w4 the one four back.
-	w1, w2, w3, w4 := d.w[0], d.w[1], d.w[2], d.w[3]
-	cs := d.checksum
+	// w1 is the byte before the current one, w4 the one four back. They and
+	// cs are held as uint so the compiler neither re-zero-extends the
+	// results of XORs nor bounds-checks indices built from them; XORs of
+	// values below 256 stay below 256.
+	w1, w2, w3, w4 := uint(d.w[0]), uint(d.w[1]), uint(d.w[2]), uint(d.w[3])
+	cs := uint(d.checksum)
 	c := &d.counts
-	for _, a := range p {
-		cs = pearson[pearson[checksumFirst[a]^w1]^cs]
-		c[pearson[pearson[salted[iSalt2][a]^w1]^w2]]++
-		c[pearson[pearson[salted[iSalt3][a]^w1]^w3]]++
-		c[pearson[pearson[salted[iSalt5][a]^w2]^w3]]++
-		c[pearson[pearson[salted[iSalt7][a]^w2]^w4]]++
-		c[pearson[pearson[salted[iSalt11][a]^w1]^w4]]++
-		c[pearson[pearson[salted[iSalt13][a]^w3]^w4]]++
-		w4, w3, w2, w1 = w3, w2, w1, a
+	for _, b := range p {
+		a := uint(b)
+		cs = uint(pearson[uint(pearson[uint(checksumFirst[a])^w1])^cs])
+		c[uint(pearson[uint(salted[iSalt2][a])^w1])^w2]++
+		c[uint(pearson[uint(salted[iSalt3][a])^w1])^w3]++
+		c[uint(pearson[uint(salted[iSalt5][a])^w2])^w3]++
+		c[uint(pearson[uint(salted[iSalt7][a])^w2])^w4]++
+		c[uint(pearson[uint(salted[iSalt11][a])^w1])^w4]++
+		c[uint(pearson[uint(salted[iSalt13][a])^w3])^w4]++
+		// The compiler cannot see through the loop that the older window
+		// bytes stay below 256; the conversions tell it and cost nothing.
+		w4, w3, w2, w1 = uint(byte(w3)), uint(byte(w2)), uint(byte(w1)), a
 	}
-	d.w = [4]byte{w1, w2, w3, w4}
-	d.checksum = cs
+	d.w = [4]byte{byte(w1), byte(w2), byte(w3), byte(w4)}
+	d.checksum = byte(cs)
 	d.n += uint64(len(p))
 	return written, nil
 }
@@ -142,14 +151,18 @@ func (d *Digest) sum() (hash, error) {
 	if d.n > MaxLength {
 		return hash{}, ErrTooLong
 	}
+	var counts [256]uint32
+	for x, n := range d.counts {
+		counts[pearson[x]] = n
+	}
 	var sorted [buckets]uint32
-	copy(sorted[:], d.counts[:buckets])
+	copy(sorted[:], counts[:buckets])
 	slices.Sort(sorted[:])
 	q1, q2, q3 := sorted[buckets/4-1], sorted[buckets/2-1], sorted[buckets-buckets/4-1]
 	// More than half the buckets must be populated, otherwise the code is
 	// dominated by ties and similarity scores become meaningless.
 	nonzero := 0
-	for _, v := range d.counts[:buckets] {
+	for _, v := range counts[:buckets] {
 		if v > 0 {
 			nonzero++
 		}
@@ -161,7 +174,7 @@ func (d *Digest) sum() (hash, error) {
 	for i := 0; i < codeSize; i++ {
 		var b byte
 		for j := 0; j < 4; j++ {
-			k := d.counts[4*i+j]
+			k := counts[4*i+j]
 			switch {
 			case k > q3:
 				b |= 3 << (2 * j)
