@@ -69,6 +69,15 @@ func Combine(h, v uint64) uint64 {
 // Duplicates are harmless. An empty set gives all-ones values, which match
 // nothing but another empty set.
 func MinHash(shingles []uint64) Signature {
+	if useAVX2 {
+		return minHashAVX2(shingles)
+	}
+	return minHashGo(shingles)
+}
+
+// minHashGo is the portable MinHash, and the reference that the vector
+// kernel is tested against.
+func minHashGo(shingles []uint64) Signature {
 	var sig Signature
 	for i := range sig {
 		sig[i] = ^uint32(0)
