@@ -274,18 +274,28 @@ func isEndbr(b []byte) bool {
 // to *pool and the record points at them. dc, when not nil, is the
 // calling walker's decode cache, which gives the same records faster.
 func (a *analyzer) decodeAt(s *xsec, va uint64, pool *[]uint64, dc *decodeCache) insn {
+	var r insn
+	a.decodeInto(s, va, pool, dc, &r)
+	return r
+}
+
+// decodeInto is decodeAt writing the record in *r.
+func (a *analyzer) decodeInto(s *xsec, va uint64, pool *[]uint64, dc *decodeCache, r *insn) {
 	code := s.data[va-s.addr:]
 	if isEndbr(code) {
-		return insn{tok: tokEndbr, n: 4, kind: kSeq}
+		*r = insn{tok: tokEndbr, n: 4, kind: kSeq}
+		return
 	}
 	if dc != nil {
-		return dc.record(a, code, va, pool)
+		dc.record(a, code, va, pool, r)
+		return
 	}
 	inst, err := decodeInsn(code, a.mode)
 	if badInsn(&inst, err, code) {
-		return insn{n: 1, kind: kBad}
+		*r = insn{n: 1, kind: kBad}
+		return
 	}
-	return a.fromInst(&inst, token(&inst), va, pool)
+	*r = a.fromInst(&inst, token(&inst), va, pool)
 }
 
 // badInsn reports a decoding that is no instruction. Op 0 is x86asm's way

@@ -71,16 +71,17 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	// The instructions come in address order, so the page of the record
 	// index that holds one mostly holds the next too.
 	pi, pg := ^uint64(0), (*page)(nil)
+	var none insn
 	for i, va := range w.order {
-		var r insn
+		r := &none
 		if off := va - s.addr; off>>pageShift == pi {
 			if id := pg[off&(1<<pageShift-1)]; id != 0 {
-				r = *a.record(id - 1)
+				r = a.record(id - 1)
 			}
 		} else if pi, pg = off>>pageShift, nil; pi < uint64(len(s.pages)) && s.pages[pi] != nil {
 			pg = s.pages[pi]
 			if id := pg[off&(1<<pageShift-1)]; id != 0 {
-				r = *a.record(id - 1)
+				r = a.record(id - 1)
 			}
 		} else {
 			pi = ^uint64(0)
@@ -105,7 +106,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 		}
 
 		tok := r.tok
-		imp := w.importOf(&r)
+		imp := w.importOf(r)
 		if imp != 0 {
 			if r.kind == kCall || r.kind == kCallInd {
 				tok = a.impCall[imp-1]
@@ -115,7 +116,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 			w.imps = append(w.imps, imp)
 			w.shingles = append(w.shingles, tok^saltUni)
 		}
-		for _, c := range a.constsOf(&r) {
+		for _, c := range a.constsOf(r) {
 			w.fconsts = append(w.fconsts, c)
 			// Table hashes stay out of the signature: the 64 bytes behind
 			// a reference may include neighbouring, unrelated data.
@@ -125,7 +126,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 		}
 		exact = sketch.Combine(exact, tok)
 		if v2 {
-			w.addSig2(s, va, &r, tok, imp != 0)
+			w.addSig2(s, va, r, tok, imp != 0)
 		}
 		run++
 		if run >= 3 {
@@ -138,8 +139,11 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 	// signature beyond one n-gram.
 	if len(w.order) < 3 {
 		for _, va := range w.order {
-			r, _ := w.get(s, va, false)
-			w.shingles = append(w.shingles, r.tok^saltUni)
+			var tok uint64
+			if r, ok := w.get(s, va, false); ok {
+				tok = r.tok
+			}
+			w.shingles = append(w.shingles, tok^saltUni)
 		}
 	}
 

@@ -138,16 +138,20 @@ func newDecodeCache(mode int, codeBytes uint64) *decodeCache {
 	return &decodeCache{mode: mode, slots: make([]cacheSlot, n), shift: uint(64 - bits.TrailingZeros64(n))}
 }
 
-// record returns what analyzer.decodeAt returns without a cache for the
-// instruction at the start of code, at va.
-func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64) insn {
+// record makes in *r what analyzer.decodeAt returns without a cache for
+// the instruction at the start of code, at va. Records are written in
+// place: copying them from one call to the next cost as much as making
+// them.
+func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64, r *insn) {
 	sh, ok := shape(code, c.mode)
 	if !ok {
 		inst, err := decodeInsn(code, c.mode)
 		if badInsn(&inst, err, code) {
-			return insn{n: 1, kind: kBad}
+			*r = insn{n: 1, kind: kBad}
+			return
 		}
-		return a.fromInst(&inst, token(&inst), va, pool)
+		*r = a.fromInst(&inst, token(&inst), va, pool)
+		return
 	}
 	n := sh.n
 	var rel int64
@@ -179,7 +183,8 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	near := &c.near[h>>(64-nearBits)]
 	if near.k0 == k0 && near.k1 == k1 && near.n != 0 {
 		c.hits++
-		return c.fromSlot(a, near, rel, va, pool)
+		c.fromSlot(a, near, rel, va, pool, r)
+		return
 	}
 	mask := uint64(len(c.slots) - 1)
 	i := h >> c.shift
@@ -187,21 +192,23 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		if sl := &c.slots[i]; sl.k0 == k0 && sl.k1 == k1 {
 			c.hits++
 			*near = *sl
-			return c.fromSlot(a, sl, rel, va, pool)
+			c.fromSlot(a, sl, rel, va, pool, r)
+			return
 		}
 	}
 	c.misses++
 	inst, err := decodeInsn(code, c.mode)
 	if badInsn(&inst, err, code) {
-		return insn{n: 1, kind: kBad}
+		*r = insn{n: 1, kind: kBad}
+		return
 	}
 	tok := token(&inst)
 	p0 := len(*pool)
-	r := a.fromInst(&inst, tok, va, pool)
+	*r = a.fromInst(&inst, tok, va, pool)
 	if inst.Len != n || inst.Op == x86asm.VZEROUPPER || inst.Op == x86asm.VZEROALL ||
 		inst.PCRel != sh.relLen || (sh.relLen > 0 && inst.PCRelOff != sh.relOff) ||
 		dispCls != 0 && !hasBasedDisp(&inst, disp) || immGen && !hasImm(&inst, imm) {
-		return r
+		return
 	}
 	if c.used >= len(c.slots)/2 {
 		// Full: empty it before classify adds an entry for this one.
@@ -212,13 +219,12 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 		i = h >> c.shift
 	}
 	sl := cacheSlot{k0: k0, k1: k1, tok: tok, n: uint8(n), kind: r.kind}
-	if !c.classify(&sl, &inst, r, (*pool)[p0:]) {
-		return r
+	if !c.classify(&sl, &inst, *r, (*pool)[p0:]) {
+		return
 	}
 	c.slots[i] = sl
 	*near = sl
 	c.used++
-	return r
 }
 
 // Immediates from minGenImm up to maxGenImm are too large for the token
@@ -337,11 +343,11 @@ func (c *decodeCache) classify(sl *cacheSlot, inst *x86asm.Inst, r insn, consts 
 	return true
 }
 
-// fromSlot makes the record of a cached instruction at va whose
+// fromSlot makes, in *r, the record of a cached instruction at va whose
 // PC-relative field holds rel. Each case repeats what fromInst does for
 // such instructions; TestDecodeCacheAgrees holds them together.
-func (c *decodeCache) fromSlot(a *analyzer, sl *cacheSlot, rel int64, va uint64, pool *[]uint64) insn {
-	r := insn{n: sl.n, tok: sl.tok, kind: sl.kind}
+func (c *decodeCache) fromSlot(a *analyzer, sl *cacheSlot, rel int64, va uint64, pool *[]uint64, r *insn) {
+	*r = insn{n: sl.n, tok: sl.tok, kind: sl.kind}
 	next := va + uint64(sl.n)
 	switch sl.tmpl {
 	case tmplRecord:
@@ -373,9 +379,8 @@ func (c *decodeCache) fromSlot(a *analyzer, sl *cacheSlot, rel int64, va uint64,
 	default:
 		inst := c.insts[sl.e-1]
 		patchRel(&inst, rel)
-		return a.fromInst(&inst, sl.tok, va, pool)
+		*r = a.fromInst(&inst, sl.tok, va, pool)
 	}
-	return r
 }
 
 // cacheKeyOf returns the key of the n-byte instruction at the start of

@@ -190,20 +190,21 @@ func (w *walker) keep(start uint64) {
 // budget, whose counter would otherwise bounce between cores.
 const maxBatch = 1024
 
-// get returns the record at va, decoding it when allowed.
-func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
+// get returns the record at va, decoding it when allowed. The record is
+// shared and must not be changed.
+func (w *walker) get(s *xsec, va uint64, decode bool) (*insn, bool) {
 	a := w.a
 	if i := s.rec(va - s.addr); i != 0 {
-		return *a.record(i - 1), true
+		return a.record(i - 1), true
 	}
 	if !decode {
-		return insn{}, false
+		return nil, false
 	}
 	if w.budget == 0 {
 		if a.budget.Load() || a.expired() || a.decoded.Add(int64(a.batch)) > int64(a.maxDecodes) {
 			a.budget.Store(true)
 			w.cut = true
-			return insn{}, false
+			return nil, false
 		}
 		w.budget = a.batch
 	}
@@ -212,15 +213,15 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (insn, bool) {
 		if id >= len(a.chunks) {
 			a.budget.Store(true)
 			w.cut = true
-			return insn{}, false
+			return nil, false
 		}
 		w.chunk = make([]insn, 1<<a.chunkShift)
 		a.chunks[id] = w.chunk
 		w.chunkBase, w.chunkN = uint32(id)<<a.chunkShift, 0
 	}
 	w.budget--
-	r := a.decodeAt(s, va, &w.pool, w.dcache)
-	w.chunk[w.chunkN] = r
+	r := &w.chunk[w.chunkN]
+	a.decodeInto(s, va, &w.pool, w.dcache, r)
 	w.pending.add(pendingRec{va - s.addr, uint32(s.idx), w.chunkBase + uint32(w.chunkN)})
 	w.chunkN++
 	return r, true
@@ -432,7 +433,7 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 			case kSeq:
 				if decode && r.target != 0 {
 					if !inFunc(r.target) {
-						w.tailCall(&r, start)
+						w.tailCall(r, start)
 					}
 					if r.lea != 0 {
 						w.noteLea(int(r.lea-1), r.target)
@@ -455,7 +456,7 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 					w.from = append(w.from, pathSrc{va, src.table})
 					w.lead = append(w.lead, r.target)
 				} else if decode {
-					w.tailCall(&r, start)
+					w.tailCall(r, start)
 				}
 				w.lead = append(w.lead, next)
 			case kJmp:
@@ -466,7 +467,7 @@ func (w *walker) walk(s *xsec, start, end uint64, decode bool) {
 					continue
 				}
 				if decode {
-					w.tailCall(&r, start)
+					w.tailCall(r, start)
 				}
 				break path
 			case kJmpInd:
