@@ -89,8 +89,13 @@ type decodeCache struct {
 	// thousand instructions make up most of any binary's code, and
 	// near keeps them in the processor's cache, where slots, spread over
 	// megabytes, cost a memory access per lookup.
-	near         [nearSlots]cacheSlot
-	slots        []cacheSlot
+	near  [nearSlots]cacheSlot
+	slots []cacheSlot
+	// tags holds a byte of each slot's hash, 0 when the slot is empty:
+	// a lookup that misses, most of those that reach slots, then scans
+	// bytes in the processor's cache instead of slots spread over
+	// megabytes.
+	tags         []uint8
 	shift        uint // 64 - log2(len(slots))
 	used         int
 	recs         []cachedRec
@@ -135,7 +140,7 @@ func newDecodeCache(mode int, codeBytes uint64) *decodeCache {
 	for n < maxCacheSlots && n < codeBytes/4 {
 		n <<= 1
 	}
-	return &decodeCache{mode: mode, slots: make([]cacheSlot, n), shift: uint(64 - bits.TrailingZeros64(n))}
+	return &decodeCache{mode: mode, slots: make([]cacheSlot, n), tags: make([]uint8, n), shift: uint(64 - bits.TrailingZeros64(n))}
 }
 
 // record makes in *r what analyzer.decodeAt returns without a cache for
@@ -188,8 +193,9 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	}
 	mask := uint64(len(c.slots) - 1)
 	i := h >> c.shift
-	for ; c.slots[i].n != 0; i = (i + 1) & mask {
-		if sl := &c.slots[i]; sl.k0 == k0 && sl.k1 == k1 {
+	tag := uint8(h>>24) | 1
+	for ; c.tags[i] != 0; i = (i + 1) & mask {
+		if sl := &c.slots[i]; c.tags[i] == tag && sl.k0 == k0 && sl.k1 == k1 {
 			c.hits++
 			*near = *sl
 			c.fromSlot(a, sl, rel, va, pool, r)
@@ -213,6 +219,7 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	if c.used >= len(c.slots)/2 {
 		// Full: empty it before classify adds an entry for this one.
 		clear(c.slots)
+		clear(c.tags)
 		clear(c.near[:])
 		c.used, c.recs, c.insts = 0, c.recs[:0], c.insts[:0]
 		c.clears++
@@ -222,7 +229,7 @@ func (c *decodeCache) record(a *analyzer, code []byte, va uint64, pool *[]uint64
 	if !c.classify(&sl, &inst, *r, (*pool)[p0:]) {
 		return
 	}
-	c.slots[i] = sl
+	c.slots[i], c.tags[i] = sl, tag
 	*near = sl
 	c.used++
 }
