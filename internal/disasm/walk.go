@@ -221,8 +221,19 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (*insn, bool) {
 	}
 	w.budget--
 	r := &w.chunk[w.chunkN]
-	a.decodeInto(s, va, &w.pool, w.dcache, r)
-	w.pending.add(pendingRec{va - s.addr, uint32(s.idx), w.chunkBase + uint32(w.chunkN)})
+	id := w.chunkBase + uint32(w.chunkN)
+	if len(a.walkers) == 1 {
+		// A walker alone publishes each record at once, with its
+		// constants in the shared pool: nobody else reads the index
+		// meanwhile, and a record depends only on its bytes, so what it
+		// finds earlier is what it would decode again.
+		a.decodeInto(s, va, &a.consts, w.dcache, r)
+		off := va - s.addr
+		s.pageAt(off)[off&(1<<pageShift-1)] = id + 1
+	} else {
+		a.decodeInto(s, va, &w.pool, w.dcache, r)
+		w.pending.add(pendingRec{va - s.addr, uint32(s.idx), id})
+	}
 	w.chunkN++
 	return r, true
 }

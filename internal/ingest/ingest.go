@@ -4,6 +4,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -103,6 +105,17 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if workers > 1 {
+		// Files analysed side by side already keep the processors busy:
+		// one walker per file then does less work in all than several
+		// that share the file's functions (its decode cache sees all the
+		// file's code, and no records wait to be merged). Largest files
+		// first, so that the last to finish is a small one.
+		if opts.Analyze.Disasm.Workers == 0 {
+			opts.Analyze.Disasm.Workers = max(1, runtime.GOMAXPROCS(0)/workers)
+		}
+		items = largestFirst(items)
+	}
 	g := newGuard(opts, workers)
 	jobs := make(chan Item)
 	var mu sync.Mutex
@@ -144,6 +157,21 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 	wg.Wait()
 	sum.Elapsed = time.Since(start)
 	return sum
+}
+
+// largestFirst returns items ordered by file size, largest first; files
+// of equal size, and those whose size is unknown (last), keep their order.
+func largestFirst(items []Item) []Item {
+	size := make(map[string]int64, len(items))
+	for _, it := range items {
+		size[it.Path] = -1
+		if st, err := os.Stat(it.Path); err == nil {
+			size[it.Path] = st.Size()
+		}
+	}
+	out := slices.Clone(items)
+	slices.SortStableFunc(out, func(x, y Item) int { return cmp.Compare(size[y.Path], size[x.Path]) })
+	return out
 }
 
 // one ingests a single file. A panic anywhere below becomes this file's

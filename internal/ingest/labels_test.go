@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,4 +59,27 @@ func FuzzParseLabels(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestLargestFirst(t *testing.T) {
+	dir := t.TempDir()
+	var items []Item
+	for i, n := range []int{10, 300, 10, 5000, 300} {
+		p := filepath.Join(dir, fmt.Sprint("f", i))
+		if err := os.WriteFile(p, make([]byte, n), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		items = append(items, Item{Path: p})
+	}
+	items = append(items, Item{Path: filepath.Join(dir, "missing")})
+	var got []string
+	for _, it := range largestFirst(items) {
+		got = append(got, filepath.Base(it.Path))
+	}
+	if want := "f3 f1 f4 f0 f2 missing"; strings.Join(got, " ") != want {
+		t.Errorf("order %v, want %s", got, want)
+	}
+	if filepath.Base(items[0].Path) != "f0" {
+		t.Error("the caller's items were reordered")
+	}
 }
