@@ -4,7 +4,6 @@
 package analyze
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/sha1"
 	"crypto/sha256"
@@ -133,7 +132,7 @@ func Bytes(data []byte, name string, opts Options) (*Result, error) {
 		Format: model.FormatUnknown, Arch: model.ArchUnknown, SigVersion: opts.Disasm.Sig(),
 		IngestedAt: time.Now().UTC().Truncate(time.Second),
 	}
-	f, err := binfmt.Load(bytes.NewReader(data), int64(len(data)), opts.Limits)
+	f, err := binfmt.LoadBytes(data, opts.Limits)
 	if err != nil {
 		return nil, fmt.Errorf("sample %s: %w", shortHash(h.SHA256), err)
 	}

@@ -116,7 +116,7 @@ func loadFixture(t testing.TB, name string) (*loader, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := load(bytes.NewReader(data), int64(len(data)), Limits{})
+	l, err := load(bytes.NewReader(data), int64(len(data)), Limits{}, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

@@ -2,8 +2,10 @@ package binfmt
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -25,6 +27,10 @@ func FuzzLoad(f *testing.F) {
 		file, err := Load(bytes.NewReader(data), int64(len(data)), lim)
 		if (file == nil) == (err == nil) {
 			t.Fatalf("file %v, error %v", file != nil, err)
+		}
+		// A file in memory loads to the same, without copying it.
+		if f2, err2 := LoadBytes(data, lim); !reflect.DeepEqual(file, f2) || fmt.Sprint(err) != fmt.Sprint(err2) {
+			t.Fatalf("LoadBytes differs from Load: error %v, %v", err, err2)
 		}
 		if file == nil {
 			return

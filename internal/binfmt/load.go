@@ -47,14 +47,26 @@ func LoadFile(path string, lim Limits) (*File, error) {
 // Load reads an executable of the given size from r. A recognised file whose
 // code cannot be analysed is returned with Unsupported set, not an error.
 func Load(r io.ReaderAt, size int64, lim Limits) (*File, error) {
-	l, err := load(r, size, lim)
+	l, err := load(r, size, lim, nil)
 	if err != nil {
 		return nil, err
 	}
 	return l.f, nil
 }
 
-func load(r io.ReaderAt, size int64, lim Limits) (l *loader, err error) {
+// LoadBytes is Load of a file already in memory. The File's section data
+// are slices of data, not copies, so data must not change while the File
+// is in use.
+func LoadBytes(data []byte, lim Limits) (*File, error) {
+	l, err := load(bytes.NewReader(data), int64(len(data)), lim, data)
+	if err != nil {
+		return nil, err
+	}
+	return l.f, nil
+}
+
+// load reads the file from r; data, when not nil, holds all of it.
+func load(r io.ReaderAt, size int64, lim Limits, data []byte) (l *loader, err error) {
 	if catchPanics {
 		defer func() {
 			if p := recover(); p != nil {
@@ -72,6 +84,7 @@ func load(r io.ReaderAt, size int64, lim Limits) (l *loader, err error) {
 		l.size = lim.MaxFileSize
 		l.anomaly("file is %d bytes; only the first %d are read", size, lim.MaxFileSize)
 	}
+	l.data = data
 	head := make([]byte, 64)
 	n, err := l.r.ReadAt(head[:min(int64(len(head)), l.size)], 0)
 	if n < int(min(int64(len(head)), l.size)) {
@@ -108,6 +121,9 @@ type loader struct {
 	// buf holds file bytes [0, len(buf)), read once; section data and
 	// tables are slices of it so overlapping sections cost nothing.
 	buf []byte
+	// data is the whole file when it is in memory already (LoadBytes):
+	// buf is then a slice of it rather than a copy.
+	data []byte
 
 	hintsCapped    bool
 	anomaliesMuted int
@@ -217,6 +233,10 @@ func (l *loader) addHint(h FuncHint) {
 func (l *loader) readBuf(end int64) error {
 	end = min(end, l.size)
 	if end <= int64(len(l.buf)) {
+		return nil
+	}
+	if int64(len(l.data)) >= end {
+		l.buf = l.data[:end:end]
 		return nil
 	}
 	b := make([]byte, end)

@@ -174,6 +174,11 @@ func (w *walker) keep(start uint64) {
 	if w.usedTable || w.cut || len(w.order) == 0 || len(w.kept)+len(w.order) >= 1<<32 {
 		return
 	}
+	if w.kept == nil {
+		// About one instruction per four code bytes: growing by doubling
+		// from nothing copied the list many times over.
+		w.kept = make([]uint32, 0, min(uint64(w.a.maxDecodes), w.a.codeBytes/4/uint64(len(w.a.walkers))+1024))
+	}
 	n0 := len(w.kept)
 	w.order = w.vis.sorted(w.order[:0])
 	last := w.order[len(w.order)-1]
