@@ -111,6 +111,11 @@ func open(path string, opts Options) (*DB, error) {
 	// A large ingest grows the WAL to its size; give the space back after
 	// checkpoints instead of keeping the high-water mark.
 	wq.Add("_pragma", "journal_size_limit(67108864)")
+	// A sample's transaction writes about 200 bytes a function; past the
+	// default 2 MiB page cache SQLite would spill dirty pages to the WAL
+	// in the middle of it and read them back. Pages are allocated as
+	// used, so small writes do not pay for the limit.
+	wq.Add("_pragma", "cache_size(-32768)")
 	wq.Set("_txlock", "immediate")
 	w, err := sql.Open("sqlite", base+"?"+wq.Encode())
 	if err != nil {
@@ -213,9 +218,11 @@ var (
 
 	insertSample = `INSERT INTO samples(` + sampleCols + `) VALUES(` + placeholders(len(sampleColumns)) + `)
 		ON CONFLICT(sha256) DO NOTHING`
-	// Functions are inserted with the sample id first.
+	// Functions are inserted with the sample id first. Every row names it
+	// ?1, so it is bound once a statement instead of once a row; SQLite
+	// numbers the anonymous parameters after it from 2.
 	insertFunction = `INSERT INTO functions(sample_id, ` + functionCols + `) VALUES`
-	functionValues = `(` + placeholders(1+len(functionColumns)) + `)`
+	functionValues = `(?1,` + placeholders(len(functionColumns)) + `)`
 )
 
 func placeholders(n int) string {
@@ -353,7 +360,7 @@ func (db *DB) insert(ctx context.Context, sampleArgs []any, sig int, fns []model
 const insertBatch = 64
 
 func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, sig int, fns []model.Function, order []int32) error {
-	const cols = 11 // sample_id and functionColumns
+	const cols = 10 // functionColumns; sample_id is bound once, as ?1
 	stmts := map[int]*sql.Stmt{}
 	stmt := func(rows int) (*sql.Stmt, error) {
 		if st, ok := stmts[rows]; ok {
@@ -373,14 +380,14 @@ func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, sig int, fns []m
 		}
 	}()
 
-	args := make([]any, 0, cols*insertBatch)
+	args := make([]any, 0, 1+cols*insertBatch)
 	// One backing array per batch for the blobs: the driver copies bound
 	// values, so they are reused across batches.
 	mhBuf := make([][codec.MaxMinHashBytes]byte, insertBatch)
 	var constBuf []byte
 	for start := 0; start < len(fns); start += insertBatch {
 		end := min(start+insertBatch, len(fns))
-		args = args[:0]
+		args = append(args[:0], id)
 		constBuf = constBuf[:0]
 		for i := start; i < end; i++ {
 			f := &fns[i]
@@ -405,7 +412,7 @@ func insertFunctions(ctx context.Context, tx *sql.Tx, id int64, sig int, fns []m
 				}
 				imports = string(b)
 			}
-			args = append(args, id, int64(f.Addr), int64(f.Size), int64(f.Blocks), int64(f.Instrs),
+			args = append(args, int64(f.Addr), int64(f.Size), int64(f.Blocks), int64(f.Instrs),
 				int64(f.Exact), int64(f.Origin), f.Name, consts, imports, mh)
 		}
 		st, err := stmt(end - start)
