@@ -27,7 +27,7 @@ type Config struct {
 	Manifest string // corpus manifest (relpath, family, actor, role, format columns)
 	Data     string // folder of the manifest's relpaths; default its folder
 	Format   string // only rows of this format; empty for all
-	Role     string // only rows of this role; default reference
+	Role     string // only rows of this role ("all": every row); default reference
 	FromDB   string // read the real code from this store instead of ingesting
 	// Baselines runs objdump -d and tlsh -f over the ingested files in the
 	// same run, with as many parallel jobs as ingest workers.
@@ -158,7 +158,7 @@ func (c Config) items() ([]ingest.Item, error) {
 	}
 	var out []ingest.Item
 	for _, r := range rows {
-		if r.Role != c.Role || (c.Format != "" && !strings.EqualFold(r.Format, c.Format)) {
+		if (c.Role != "all" && r.Role != c.Role) || (c.Format != "" && !strings.EqualFold(r.Format, c.Format)) {
 			continue
 		}
 		p := filepath.Join(data, r.RelPath)

@@ -13,7 +13,7 @@ func runBench(e *env, args []string) int {
 	fs := newFlags(e, "bench")
 	data := fs.String("data", "", "folder the manifest's relpaths are relative to (default: the manifest's folder)")
 	format := fs.String("format", "", "only manifest rows of this format (pe or elf)")
-	role := fs.String("role", "reference", "only manifest rows of this role")
+	role := fs.String("role", "reference", "only manifest rows of this role (all: every row)")
 	fromDB := fs.String("from-db", "", "take the real functions from this store instead of ingesting files")
 	sizes := fs.String("sizes", "10k,100k,1M,10M", "collection sizes in functions, comma-separated")
 	var queries []string
