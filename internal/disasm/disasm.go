@@ -153,10 +153,10 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 	if a.expired() {
 		return nil, a.deadlineErr()
 	}
-	if !a.opts.noReuse {
-		a.indexKept()
-	}
 	starts := a.allStarts()
+	if !a.opts.noReuse {
+		a.indexKept(starts)
+	}
 	fns := make([]model.Function, len(starts))
 	ok := make([]bool, len(starts))
 	var refs, calls [][]uint64
@@ -170,7 +170,7 @@ func Analyze(f *binfmt.File, opts Options) (res *Result, err error) {
 		sigCalls = make([][]uint64, len(starts))
 	}
 	a.parallel(len(starts), func(w *walker, i int) {
-		ok[i] = w.features(starts[i], &fns[i])
+		ok[i] = w.features(i, starts[i], &fns[i])
 		if ok[i] && refs != nil {
 			refs[i] = w.dataRefs()
 			calls[i] = w.callTargets()
@@ -310,46 +310,57 @@ type analyzer struct {
 
 	walkers []*walker
 	anoms   []anomaly
-	// kept finds discovery's walk of a function by its start.
-	kept map[uint64]keptRef
+	// keptAt holds, for each function start in address order, discovery's
+	// walk of it.
+	keptAt []keptRef
 }
 
-// keptRef is a walker's index and a keptWalk; w < 0 marks a start walked
-// more than once, whose walks are not reused.
+// keptRef is a walker's index and a keptWalk; w < 0 when there is no walk
+// to reuse: none was kept, or the start was walked more than once.
 type keptRef struct {
 	keptWalk
 	w int
 }
 
-// indexKept makes the walks discovery kept findable by start.
-func (a *analyzer) indexKept() {
-	n := 0
-	for _, w := range a.walkers {
-		n += len(w.keptFns)
-	}
-	a.kept = make(map[uint64]keptRef, n)
+// indexKept lines the walks discovery kept up with starts, which are
+// sorted, so that features find them without a search.
+func (a *analyzer) indexKept(starts []uint64) {
+	var all []keptRef
 	for i, w := range a.walkers {
 		for _, k := range w.keptFns {
-			if _, dup := a.kept[k.start]; dup {
-				a.kept[k.start] = keptRef{w: -1}
-				continue
-			}
-			a.kept[k.start] = keptRef{k, i}
+			all = append(all, keptRef{k, i})
 		}
+	}
+	slices.SortStableFunc(all, func(x, y keptRef) int { return cmpU64(x.start, y.start) })
+	a.keptAt = make([]keptRef, len(starts))
+	j := 0
+	for i, st := range starts {
+		a.keptAt[i] = keptRef{w: -1}
+		for j < len(all) && all[j].start < st {
+			j++
+		}
+		n := 0
+		for j+n < len(all) && all[j+n].start == st {
+			n++
+		}
+		if n == 1 {
+			a.keptAt[i] = all[j]
+		}
+		j += n
 	}
 }
 
-// keptWalk returns discovery's walk of the function at start when a walk
-// now would give the same: the walk stops only at returns, at branches
-// out of the function, at undecodable bytes and at other starts, and
-// these last are all that changes after discovery. So no start found
-// since may lie inside it.
-func (a *analyzer) keptWalk(s *xsec, start uint64) (keptRef, bool) {
-	k, ok := a.kept[start]
-	if !ok || k.w < 0 {
+// keptWalk returns discovery's walk of the i-th function when a walk now
+// would give the same: the walk stops only at returns, at branches out of
+// the function, at undecodable bytes and at other starts, and these last
+// are all that changes after discovery. So no start found since may lie
+// inside it.
+func (a *analyzer) keptWalk(s *xsec, i int) (keptRef, bool) {
+	if i >= len(a.keptAt) || a.keptAt[i].w < 0 {
 		return keptRef{}, false
 	}
-	if next, ok := s.starts.next(start - s.addr + 1); ok && s.addr+next <= k.last {
+	k := a.keptAt[i]
+	if next, ok := s.starts.next(k.start - s.addr + 1); ok && s.addr+next <= k.last {
 		return keptRef{}, false
 	}
 	return k, true

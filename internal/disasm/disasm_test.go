@@ -659,12 +659,14 @@ func TestKeptWalks(t *testing.T) {
 		t.Fatal(err)
 	}
 	an.discover()
-	an.indexKept()
+	starts := an.allStarts()
+	an.indexKept(starts)
 	f0 := a.Addr("f0")
-	if _, ok := an.kept[f0]; !ok {
+	i := slices.Index(starts, f0)
+	if i < 0 || an.keptAt[i].w < 0 {
 		t.Fatal("discovery kept no walk of f0")
 	}
-	if _, ok := an.keptWalk(an.secAt(f0), f0); ok {
+	if _, ok := an.keptWalk(an.secAt(f0), i); ok {
 		t.Error("f0's walk, which ran through a start found later, was reused")
 	}
 	res, err := Analyze(late, Options{})

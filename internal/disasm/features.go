@@ -13,10 +13,10 @@ const maxFuncConsts = 64
 // maxDataRefs bounds the data addresses kept per function.
 const maxDataRefs = 256
 
-// features walks the function at start over decoded records only and fills
-// fn. It reports false when there is no function there (nothing decodable)
+// features walks the function at start, the i-th known, over decoded
+// records only and fills fn. It reports false when there is no function there (nothing decodable)
 // or the work failed.
-func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
+func (w *walker) features(i int, start uint64, fn *model.Function) (ok bool) {
 	defer func() {
 		if p := recover(); p != nil {
 			w.anomaly(start, "internal error")
@@ -32,7 +32,7 @@ func (w *walker) features(start uint64, fn *model.Function) (ok bool) {
 		return false
 	}
 	var blocks int
-	if k, ok := a.keptWalk(s, start); ok {
+	if k, ok := a.keptWalk(s, i); ok && k.start == start {
 		w.order = w.order[:0]
 		for _, off := range a.walkers[k.w].kept[k.off : k.off+k.n] {
 			w.order = append(w.order, start+uint64(off))
@@ -216,10 +216,9 @@ type impAnswer struct {
 
 // blocks counts basic blocks: leaders that are instructions of the function.
 func (w *walker) blocks() int {
-	slices.Sort(w.lead)
 	n := 0
-	for i, l := range w.lead {
-		if (i == 0 || l != w.lead[i-1]) && w.vis.has(l) {
+	for _, l := range w.lead {
+		if w.vis.markLeader(l) {
 			n++
 		}
 	}

@@ -259,6 +259,10 @@ const noBranch = ^uint64(0)
 // table.
 const lenTable = 0x80
 
+// lenLeader marks, in visitSet lengths, instructions counted as the first
+// of a basic block.
+const lenLeader = 0x40
+
 // overlaps counts the branches of one function walk that land strictly
 // inside an instruction the walk decoded before: the classic
 // anti-disassembly trick, where the same bytes run as two instruction
@@ -281,7 +285,7 @@ func (w *walker) inside(s *xsec, t uint64) (uint64, bool) {
 			continue
 		}
 		// The nearest instruction before t decides.
-		n := uint64(v &^ lenTable)
+		n := uint64(v &^ (lenTable | lenLeader))
 		if n <= k || v&lenTable != 0 || onlyPrefixes(s.data[t-k-s.addr:t-s.addr], w.a.mode) {
 			return 0, false
 		}
@@ -592,6 +596,24 @@ func (v *visitSet) lenAt(va uint64) uint8 {
 		return v.lens[off]
 	}
 	return v.far[va]
+}
+
+// markLeader marks the instruction at va as a block leader and reports
+// whether it is an instruction of the set not marked before.
+func (v *visitSet) markLeader(va uint64) bool {
+	off := va - v.base
+	if va >= v.base && off < uint64(len(v.lens)) {
+		if l := v.lens[off]; l != 0 && l&lenLeader == 0 && v.bits[off>>6]&(1<<(off&63)) != 0 {
+			v.lens[off] = l | lenLeader
+			return true
+		}
+		return false
+	}
+	if l, ok := v.far[va]; ok && l&lenLeader == 0 {
+		v.far[va] = l | lenLeader
+		return true
+	}
+	return false
 }
 
 // add records the instruction of n bytes at va; n may carry lenTable.
