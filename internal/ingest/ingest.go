@@ -120,32 +120,53 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 	jobs := make(chan Item)
 	var mu sync.Mutex
 	var sum Summary
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for it := range jobs {
-				r := one(ctx, st, it, opts, g)
-				mu.Lock()
-				sum.Files++
-				switch {
-				case r.Err != nil:
-					sum.Failed++
-					log.Warn("ingest failed", "path", r.Path, "err", r.Err)
-				case r.Added:
-					sum.Added++
-					sum.Bytes += r.Bytes
-					sum.Functions += r.Functions
-				default:
-					sum.Existing++
-				}
-				if onResult != nil {
-					onResult(r)
-				}
-				mu.Unlock()
+	report := func(r Result) {
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Files++
+		switch {
+		case r.Err != nil:
+			sum.Failed++
+			log.Warn("ingest failed", "path", r.Path, "err", r.Err)
+		case r.Added:
+			sum.Added++
+			sum.Bytes += r.Bytes
+			sum.Functions += r.Functions
+		default:
+			sum.Existing++
+		}
+		if onResult != nil {
+			onResult(r)
+		}
+	}
+	// With several files at once, one goroutine stores what the others
+	// analysed: a worker that waited for the store's single writer would
+	// leave its processor idle meanwhile.
+	var writes chan *write
+	var writer sync.WaitGroup
+	if workers > 1 {
+		writes = make(chan *write, workers)
+		writer.Go(func() {
+			for w := range writes {
+				report(w.store(ctx, st))
 			}
-		}()
+		})
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for it := range jobs {
+				r, w := one(ctx, st, it, opts, g)
+				switch {
+				case w == nil:
+					report(r)
+				case writes != nil:
+					writes <- w
+				default:
+					report(w.store(ctx, st))
+				}
+			}
+		})
 	}
 	for _, it := range items {
 		if ctx.Err() != nil {
@@ -155,6 +176,10 @@ func Run(ctx context.Context, st model.Store, items []Item, opts Options, onResu
 	}
 	close(jobs)
 	wg.Wait()
+	if writes != nil {
+		close(writes)
+		writer.Wait()
+	}
 	sum.Elapsed = time.Since(start)
 	return sum
 }
@@ -174,46 +199,44 @@ func largestFirst(items []Item) []Item {
 	return out
 }
 
-// one ingests a single file. A panic anywhere below becomes this file's
-// error: one hostile sample must never cost the batch.
-func one(ctx context.Context, st model.Store, it Item, opts Options, g *guard) (r Result) {
+// write is an analysed file waiting to be stored.
+type write struct {
+	it     Item
+	r      Result
+	sample model.Sample
+	fns    []model.Function
+}
+
+// one reads and analyses a single file, and returns what is to be stored,
+// or nil with the file's result when there is nothing to store. A panic
+// anywhere below becomes this file's error: one hostile sample must never
+// cost the batch.
+func one(ctx context.Context, st model.Store, it Item, opts Options, g *guard) (r Result, w *write) {
 	r.Path = it.Path
 	defer func() {
 		if p := recover(); p != nil {
 			r.Err = fmt.Errorf("%s: internal error: %v\n%s", it.Path, p, debug.Stack())
+			w = nil
 		}
 	}()
 	data, err := analyze.ReadFile(it.Path, g.lim.MaxFileSize)
 	if err != nil {
 		r.Err = err
-		return r
+		return r, nil
 	}
 	sum := sha256Hex(data)
 	r.SHA256 = sum
 	if existing, err := st.GetSample(ctx, sum); err == nil {
-		// Already stored: only labels may change, and only when given.
-		if want := merge(existing.Labels, it.Labels); want != existing.Labels {
-			if err := st.SetLabels(ctx, sum, want); err != nil {
-				r.Err = fmt.Errorf("%s: %w", it.Path, err)
-				return r
-			}
-			r.Relabeled = true
-		}
-		if it.Common && !existing.Common {
-			if err := st.SetCommon(ctx, sum, true); err != nil {
-				r.Err = fmt.Errorf("%s: %w", it.Path, err)
-				return r
-			}
-		}
-		return r
+		r.Err = relabel(ctx, st, it, existing, &r)
+		return r, nil
 	} else if !errors.Is(err, model.ErrNotFound) {
 		r.Err = fmt.Errorf("%s: %w", it.Path, err)
-		return r
+		return r, nil
 	}
 	aopts, err := g.plan(int64(len(data)), opts.Analyze)
 	if err != nil {
 		r.Err = fmt.Errorf("%s: %w", it.Path, err)
-		return r
+		return r, nil
 	}
 	aopts.SHA256 = sum
 	start := time.Now()
@@ -221,21 +244,60 @@ func one(ctx context.Context, st model.Store, it Item, opts Options, g *guard) (
 	r.Elapsed = time.Since(start)
 	if err != nil {
 		r.Err = fmt.Errorf("%s: %w", it.Path, err)
-		return r
+		return r, nil
 	}
 	s := res.Sample
 	s.Labels = it.Labels
 	s.Common = it.Common
 	sort.Slice(res.Functions, func(i, j int) bool { return res.Functions[i].Addr < res.Functions[j].Addr })
-	added, err := st.PutSample(ctx, s, res.Functions)
+	r.Functions = len(res.Functions)
+	r.Bytes = int64(len(data))
+	return r, &write{it: it, r: r, sample: s, fns: res.Functions}
+}
+
+// store adds an analysed file to st. When the same bytes were stored
+// meanwhile (the same file twice in a batch, or another process), the
+// file's labels are merged as for a file found stored before analysis.
+func (w *write) store(ctx context.Context, st model.Store) (r Result) {
+	r = w.r
+	defer func() {
+		if p := recover(); p != nil {
+			r.Err = fmt.Errorf("%s: internal error: %v\n%s", w.it.Path, p, debug.Stack())
+		}
+	}()
+	added, err := st.PutSample(ctx, w.sample, w.fns)
 	if err != nil {
-		r.Err = fmt.Errorf("%s: %w", it.Path, err)
+		r.Err = fmt.Errorf("%s: %w", w.it.Path, err)
 		return r
 	}
 	r.Added = added
-	r.Functions = len(res.Functions)
-	r.Bytes = int64(len(data))
+	if !added {
+		existing, err := st.GetSample(ctx, r.SHA256)
+		if err != nil {
+			r.Err = fmt.Errorf("%s: %w", w.it.Path, err)
+			return r
+		}
+		r.Err = relabel(ctx, st, w.it, existing, &r)
+	}
 	return r
+}
+
+// relabel gives a stored sample the labels and common flag of it, where
+// it has them.
+func relabel(ctx context.Context, st model.Store, it Item, existing model.Sample, r *Result) error {
+	// Only labels may change, and only when given.
+	if want := merge(existing.Labels, it.Labels); want != existing.Labels {
+		if err := st.SetLabels(ctx, r.SHA256, want); err != nil {
+			return fmt.Errorf("%s: %w", it.Path, err)
+		}
+		r.Relabeled = true
+	}
+	if it.Common && !existing.Common {
+		if err := st.SetCommon(ctx, r.SHA256, true); err != nil {
+			return fmt.Errorf("%s: %w", it.Path, err)
+		}
+	}
+	return nil
 }
 
 // merge overlays the non-empty fields of b on a.
