@@ -76,10 +76,11 @@ type cachedRec struct {
 	consts []uint64
 }
 
-// maxCacheSlots bounds one walker's table (32 bytes a slot, 2 MB); it holds
-// half as many entries. A full cache is emptied and refilled, which keeps
-// what the current part of the binary uses.
-const maxCacheSlots = 1 << 16
+// maxCacheSlots bounds one walker's table (32 bytes and a tag byte a slot,
+// 4.1 MB); it holds half as many entries, enough for a 15 MB binary's
+// distinct instructions. A full cache is emptied and refilled, which
+// keeps what the current part of the binary uses.
+const maxCacheSlots = 1 << 17
 
 // decodeCache is an open-addressing table, as Go's map hashing was a
 // third of the cost of a hit. It belongs to one walker.
