@@ -731,3 +731,22 @@ func BenchmarkForEachSample(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(total)/b.Elapsed().Seconds(), "functions/s")
 }
+
+// TestNewStorePages: a new store gets 16 KiB pages in WAL mode; the page
+// size must be set before WAL mode fixes it.
+func TestNewStorePages(t *testing.T) {
+	db := openTemp(t)
+	defer db.Close()
+	ctx := context.Background()
+	var size int
+	var mode string
+	if err := db.w.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.w.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil {
+		t.Fatal(err)
+	}
+	if size != 16384 || mode != "wal" {
+		t.Errorf("page size %d, journal mode %q; want 16384, wal", size, mode)
+	}
+}
