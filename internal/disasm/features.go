@@ -106,7 +106,10 @@ func (w *walker) features(i int, start uint64, fn *model.Function) (ok bool) {
 		}
 
 		tok := r.tok
-		imp := w.importOf(r)
+		imp := r.imp
+		if imp == 0 && (r.kind == kCall || r.kind == kJmp) {
+			imp = w.importOf(r) // through a thunk
+		}
 		if imp != 0 {
 			if r.kind == kCall || r.kind == kCallInd {
 				tok = a.impCall[imp-1]

@@ -199,7 +199,14 @@ const maxBatch = 1024
 // shared and must not be changed.
 func (w *walker) get(s *xsec, va uint64, decode bool) (*insn, bool) {
 	a := w.a
-	if i := s.rec(va - s.addr); i != 0 {
+	off := va - s.addr
+	var slot *uint32 // where a walker alone publishes the record
+	if decode && len(a.walkers) == 1 {
+		slot = &s.pageAt(off)[off&(1<<pageShift-1)]
+		if i := *slot; i != 0 {
+			return a.record(i - 1), true
+		}
+	} else if i := s.rec(off); i != 0 {
 		return a.record(i - 1), true
 	}
 	if !decode {
@@ -227,14 +234,13 @@ func (w *walker) get(s *xsec, va uint64, decode bool) (*insn, bool) {
 	w.budget--
 	r := &w.chunk[w.chunkN]
 	id := w.chunkBase + uint32(w.chunkN)
-	if len(a.walkers) == 1 {
+	if slot != nil {
 		// A walker alone publishes each record at once, with its
 		// constants in the shared pool: nobody else reads the index
 		// meanwhile, and a record depends only on its bytes, so what it
 		// finds earlier is what it would decode again.
 		a.decodeInto(s, va, &a.consts, w.dcache, r)
-		off := va - s.addr
-		s.pageAt(off)[off&(1<<pageShift-1)] = id + 1
+		*slot = id + 1
 	} else {
 		a.decodeInto(s, va, &w.pool, w.dcache, r)
 		w.pending.add(pendingRec{va - s.addr, uint32(s.idx), id})
