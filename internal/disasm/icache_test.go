@@ -215,15 +215,7 @@ func TestDecodeCacheClasses(t *testing.T) {
 	for _, c := range code {
 		b = append(b, c...)
 	}
-	for _, p := range []string{"../../testdata/fixtures/bin/pe64-O2/emberkit-v1.exe", "../../testdata/fixtures/bin/pe32-O2/emberkit-v1.exe"} {
-		bf, err := binfmt.LoadFile(p, binfmt.Limits{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := newAnalyzer(bf, Options{DataRefs: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, a := range emberkitAnalyzers(t) {
 		c := newDecodeCache(a.mode, 0)
 		checkCached(t, a, c, &xsec{addr: a.secs[0].addr, data: b}, func(n int) int { return n })
 		if a.mode == 64 && c.hits < len(code)+6 {
@@ -234,6 +226,25 @@ func TestDecodeCacheClasses(t *testing.T) {
 	}
 }
 
+// emberkitAnalyzers returns analyzers of the 64- and 32-bit PE fixtures,
+// whose addresses, imports and tables are real.
+func emberkitAnalyzers(tb testing.TB) []*analyzer {
+	tb.Helper()
+	var as []*analyzer
+	for _, p := range []string{"../../testdata/fixtures/bin/pe64-O2/emberkit-v1.exe", "../../testdata/fixtures/bin/pe32-O2/emberkit-v1.exe"} {
+		bf, err := binfmt.LoadFile(p, binfmt.Limits{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		a, err := newAnalyzer(bf, Options{DataRefs: true})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		as = append(as, a)
+	}
+	return as
+}
+
 // FuzzDecodeCache places the input in the code of a fixture, so that
 // addresses, imports and tables are real, and checks the cache against
 // the decoder at every offset.
@@ -242,18 +253,7 @@ func FuzzDecodeCache(f *testing.F) {
 	f.Add([]byte{0x62, 0xf1, 0x7c, 0x48, 0x28, 0x05, 1, 2, 3, 4})
 	f.Add([]byte{0xc4, 0xe3, 0x79, 0x0f, 0x05, 1, 2, 3, 4, 8})
 	f.Add([]byte{0xff, 0x15, 0, 0x10, 0, 0, 0x48, 0x8b, 0x05, 0, 0, 0, 0})
-	var as []*analyzer
-	for _, p := range []string{"../../testdata/fixtures/bin/pe64-O2/emberkit-v1.exe", "../../testdata/fixtures/bin/pe32-O2/emberkit-v1.exe"} {
-		bf, err := binfmt.LoadFile(p, binfmt.Limits{})
-		if err != nil {
-			f.Fatal(err)
-		}
-		a, err := newAnalyzer(bf, Options{DataRefs: true})
-		if err != nil {
-			f.Fatal(err)
-		}
-		as = append(as, a)
-	}
+	as := emberkitAnalyzers(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if len(b) > 4096 {
 			return
