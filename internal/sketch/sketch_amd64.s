@@ -7,6 +7,14 @@
 #define TAB_AS 512
 #define TAB_B 1024
 
+// STORE8 writes 8 minima in order at off(DI): the high dwords of the
+// accumulators lo and hi. VSHUFPS interleaves them per 128-bit half,
+// VPERMQ restores the order.
+#define STORE8(lo, hi, off) \
+	VSHUFPS $0xDD, hi, lo, lo; \
+	VPERMQ  $0xD8, lo, lo; \
+	VMOVDQU lo, off(DI)
+
 // GROUP lowers acc, the minima of 4 hash functions in the high dwords of
 // its lanes, by the hashes of the mixed shingle m = mh:ml broadcast in Y8.
 // With a = ah:al the high 32 bits of m*a+b are those of ml*al+b (a
@@ -84,20 +92,10 @@ loop:
 	JNZ          loop
 
 store:
-	// Gather the high dwords of two accumulators, 8 minima in order:
-	// VSHUFPS interleaves them per 128-bit half, VPERMQ restores order.
-	VSHUFPS $0xDD, Y1, Y0, Y0
-	VPERMQ  $0xD8, Y0, Y0
-	VMOVDQU Y0, 0(DI)
-	VSHUFPS $0xDD, Y3, Y2, Y2
-	VPERMQ  $0xD8, Y2, Y2
-	VMOVDQU Y2, 32(DI)
-	VSHUFPS $0xDD, Y5, Y4, Y4
-	VPERMQ  $0xD8, Y4, Y4
-	VMOVDQU Y4, 64(DI)
-	VSHUFPS $0xDD, Y7, Y6, Y6
-	VPERMQ  $0xD8, Y6, Y6
-	VMOVDQU Y6, 96(DI)
+	STORE8(Y0, Y1, 0)
+	STORE8(Y2, Y3, 32)
+	STORE8(Y4, Y5, 64)
+	STORE8(Y6, Y7, 96)
 	ADDQ    $128, DI
 	ADDQ    $256, DX
 	DECQ    R8
