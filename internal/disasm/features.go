@@ -68,23 +68,11 @@ func (w *walker) features(i int, start uint64, fn *model.Function) (ok bool) {
 	var size, hi uint64 // covered bytes, end of the furthest instruction so far
 	var t0, t1 uint64   // previous tokens of the current run
 	run := 0            // length of the current run of contiguous instructions
-	// The instructions come in address order, so the page of the record
-	// index that holds one mostly holds the next too.
-	pi, pg := ^uint64(0), (*page)(nil)
 	var none insn
 	for i, va := range w.order {
 		r := &none
-		if off := va - s.addr; off>>pageShift == pi {
-			if id := pg[off&(1<<pageShift-1)]; id != 0 {
-				r = a.record(id - 1)
-			}
-		} else if pi, pg = off>>pageShift, nil; pi < uint64(len(s.pages)) && s.pages[pi] != nil {
-			pg = s.pages[pi]
-			if id := pg[off&(1<<pageShift-1)]; id != 0 {
-				r = a.record(id - 1)
-			}
-		} else {
-			pi = ^uint64(0)
+		if id := s.rec(va - s.addr); id != 0 {
+			r = a.record(id - 1)
 		}
 		end := va + uint64(r.n)
 		if i > 0 && va != hi {
@@ -108,7 +96,7 @@ func (w *walker) features(i int, start uint64, fn *model.Function) (ok bool) {
 		tok := r.tok
 		imp := r.imp
 		if imp == 0 && (r.kind == kCall || r.kind == kJmp) {
-			imp = w.importOf(r) // through a thunk
+			imp = w.thunkImport(r.target)
 		}
 		if imp != 0 {
 			if r.kind == kCall || r.kind == kCallInd {
@@ -186,31 +174,28 @@ func (w *walker) flushRun(run int, t0, t1 uint64) {
 	}
 }
 
-// importOf returns 1+index of the import a call or jump reaches, directly
-// through its slot or stub, or through a thunk "jmp [slot]" (MinGW).
-func (w *walker) importOf(r *insn) int32 {
-	if r.imp != 0 || (r.kind != kCall && r.kind != kJmp) {
-		return r.imp
-	}
+// thunkImport returns 1+index of the import that a thunk "jmp [slot]" at
+// target reaches (MinGW calls imports through such thunks), or 0.
+func (w *walker) thunkImport(target uint64) int32 {
 	// Features run once discovery has decoded all it will, so the
 	// answer for a target never changes; calls repeat their targets.
-	m := &w.imps1[(r.target*0x9e3779b97f4a7c15)>>(64-impMemoBits)]
-	if m.set && m.target == r.target {
+	m := &w.imps1[(target*0x9e3779b97f4a7c15)>>(64-impMemoBits)]
+	if m.set && m.target == target {
 		return m.imp
 	}
 	var imp int32
-	if ts := w.a.secAt(r.target); ts != nil {
-		if t, ok := w.get(ts, r.target, false); ok && t.kind == kJmpInd {
+	if ts := w.a.secAt(target); ts != nil {
+		if t, ok := w.get(ts, target, false); ok && t.kind == kJmpInd {
 			imp = t.imp
 		}
 	}
-	*m = impAnswer{target: r.target, imp: imp, set: true}
+	*m = impAnswer{target: target, imp: imp, set: true}
 	return imp
 }
 
 const impMemoBits = 9
 
-// impAnswer is one remembered answer of importOf.
+// impAnswer is one remembered answer of thunkImport.
 type impAnswer struct {
 	target uint64
 	imp    int32

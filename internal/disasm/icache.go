@@ -12,32 +12,37 @@ import (
 // was half of all analysis time, yet most instructions of a binary are
 // byte-for-byte repeats of others (mov rcx, rbx; add rsp, 0x28), and most
 // of the rest differ only in a PC-relative field (call rel32, lea rax,
-// [rip+x]). The cache keys an instruction by its bytes with that field
-// zeroed; a hit makes the record from what the first instance left and the
-// instruction's own field. Over the 44 PE references of the development
-// corpus 89% of 44 million decodes hit.
+// [rip+x]), a displacement from a base register ([rbx+0x48]) or a
+// mid-sized immediate. The cache keys an instruction by its bytes with the
+// PC-relative field zeroed, and the displacement and immediate replaced by
+// their class (the record sees only that); a hit makes the record from
+// what the first instance left and the instruction's own PC-relative
+// field. Over the 44 PE references of the development corpus 97% of 44
+// million decodes hit.
 //
-// Correctness rests on three facts, checked by TestDecodeCacheAgrees and
-// FuzzDecodeCache against the uncached decoder:
+// Correctness rests on three facts, checked by TestDecodeCacheAgrees,
+// TestDecodeCacheClasses and FuzzDecodeCache against the uncached decoder:
 //   - the layout decoder (shape) and x86asm both decide from the bytes they
 //     consume, never from bytes after them, and neither branches on the
-//     value of a displacement or relative offset. x86asm's VEX decoder
-//     breaks the first for VZEROUPPER and VZEROALL (it reads a ModRM
-//     they do not have), so those are never cached;
-//   - an entry is stored only when x86asm agrees with shape on the length
-//     and on where the PC-relative field is;
+//     value of a displacement, immediate or relative offset. x86asm's VEX
+//     decoder breaks the first for VZEROUPPER and VZEROALL (it reads a
+//     ModRM they do not have), so those are never cached;
+//   - an entry is stored only when x86asm agrees with shape on the length,
+//     on where the PC-relative field is, and on the values of the
+//     displacement and immediate the key keeps only the class of;
 //   - fromSlot makes, for each template, the record fromInst makes.
-// So two instructions with the same key decode the same except for that
-// field. Where shape and x86asm disagree, or shape does not know the
-// encoding, the instruction is decoded every time. That includes VEX and
-// EVEX operands [rip+x], which x86asm decodes as absolute [x].
+// So two instructions with the same key decode the same except for the
+// PC-relative field. Where shape and x86asm disagree, or shape does not
+// know the encoding, the instruction is decoded every time. That includes
+// VEX and EVEX operands [rip+x], which x86asm decodes as absolute [x].
 
 // maxInsnLen is the architectural bound on an x86 instruction.
 const maxInsnLen = 15
 
-// A slot holds an instruction's key (its bytes, PC-relative field zeroed,
-// as two words, with the length in the top byte of the second: an
-// instruction has at most 15 bytes) and what its record needs. Most hits
+// A slot holds an instruction's key (its bytes with the PC-relative field,
+// and a generalised displacement or immediate, zeroed, as two words; the
+// top byte of the second holds the length, an instruction has at most 15
+// bytes, and the classes) and what its record needs. Most hits
 // read the slot alone.
 type cacheSlot struct {
 	k0, k1 uint64

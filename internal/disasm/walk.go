@@ -50,7 +50,7 @@ type walker struct {
 	usedTable, cut bool
 
 	// Feature scratch.
-	imps1    [1 << impMemoBits]impAnswer // importOf's answers by target
+	imps1    [1 << impMemoBits]impAnswer // thunkImport's answers by target
 	shingles []uint64
 	seen     []uint64 // dedupShingles' table
 	fconsts  []uint64
